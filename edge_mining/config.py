@@ -1,0 +1,499 @@
+"""One pydantic model of the whole site, and its loaders.
+
+The same field names serve the standalone YAML file and the add-on's ``/data/options.json``.
+Secrets are ``SecretStr`` (never printed, never in ``repr``) and can be overridden from the
+environment:
+
+- ``EDGE_MINING_MQTT_PASSWORD``
+- ``EDGE_MINING_HOMEASSISTANT_TOKEN``
+- ``EDGE_MINING_FORECAST_API_KEY``
+- ``EDGE_MINING_MINER_<NAME>_PASSWORD`` (NAME upper-cased, other characters as ``_``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from edge_mining.model import Mode
+
+ADDON_OPTIONS_PATH = Path("/data/options.json")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot run. ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors: a typo in a threshold must not be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- energy sources
+
+
+class PlantConfig(_Section):
+    """The simulated plant (demo, tests, backtest defaults)."""
+
+    pv_kwp: float = Field(5.0, gt=0, le=1000)
+    pv_cloud_noise: float = Field(0.0, ge=0, le=1)
+    pv_series_csv: Path | None = None
+    house_load_kwh_per_year: float = Field(4000.0, ge=0)
+    load_series_csv: Path | None = None
+    battery_kwh: float = Field(10.0, ge=0)
+    battery_max_charge_w: float = Field(5000.0, ge=0)
+    battery_max_discharge_w: float = Field(5000.0, ge=0)
+    battery_efficiency: float = Field(0.95, gt=0, le=1)
+    battery_min_soc_pct: float = Field(5.0, ge=0, le=100)
+    battery_max_soc_pct: float = Field(100.0, ge=0, le=100)
+    battery_initial_soc_pct: float = Field(50.0, ge=0, le=100)
+    inverter_max_w: float = Field(8000.0, gt=0)
+    grid_connected: bool = True
+    export_limit_w: float | None = Field(None, ge=0)
+    latitude: float = Field(45.0, ge=-90, le=90)
+    seed: int = 1
+
+    @model_validator(mode="after")
+    def _soc_bounds(self) -> PlantConfig:
+        if self.battery_min_soc_pct >= self.battery_max_soc_pct:
+            raise ValueError("battery_min_soc_pct must be below battery_max_soc_pct")
+        return self
+
+
+class SimulatedSourceConfig(_Section):
+    type: Literal["simulated"] = "simulated"
+    plant: PlantConfig = PlantConfig()
+
+
+class VoltronicSourceConfig(_Section):
+    type: Literal["voltronic"]
+    device: str = Field(min_length=1)
+    transport: Literal["serial", "hidraw"] = "serial"
+    baudrate: int = Field(2400, gt=0)
+    poll_interval_s: float = Field(5.0, gt=0)
+    timeout_s: float = Field(2.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    dual_mppt: bool = False
+
+
+class SolarEdgeSourceConfig(_Section):
+    type: Literal["solaredge"]
+    host: str = Field(min_length=1)
+    port: int = Field(1502, ge=1, le=65535)
+    unit: int = Field(1, ge=0, le=247)
+    poll_interval_s: float = Field(5.0, gt=0)
+    timeout_s: float = Field(3.0, gt=0)
+
+
+class EntityQuantity(_Section):
+    """One quantity read from a Home Assistant entity."""
+
+    entity_id: str = Field(pattern=r"^[a-z_]+\.[a-z0-9_]+$")
+    invert: bool = False  # flip the sign to match our conventions
+
+
+class HomeAssistantSourceConfig(_Section):
+    type: Literal["homeassistant"]
+    pv_power: EntityQuantity | None = None
+    load_power: EntityQuantity | None = None
+    battery_soc: EntityQuantity | None = None
+    battery_power: EntityQuantity | None = None
+    grid_power: EntityQuantity | None = None
+    poll_interval_s: float = Field(10.0, gt=0)
+
+
+class TopicQuantity(_Section):
+    """One quantity read from an MQTT topic, optionally from a JSON path in its payload."""
+
+    topic: str = Field(min_length=1)
+    json_path: str | None = None
+    scale: float = 1.0
+    invert: bool = False
+
+
+class MqttSourceConfig(_Section):
+    type: Literal["mqtt"]
+    pv_power: TopicQuantity | None = None
+    load_power: TopicQuantity | None = None
+    battery_soc: TopicQuantity | None = None
+    battery_power: TopicQuantity | None = None
+    grid_power: TopicQuantity | None = None
+
+
+EnergySourceConfig = Annotated[
+    SimulatedSourceConfig
+    | VoltronicSourceConfig
+    | SolarEdgeSourceConfig
+    | HomeAssistantSourceConfig
+    | MqttSourceConfig,
+    Field(discriminator="type"),
+]
+
+
+# --------------------------------------------------------------------------------- miners
+
+
+class MinerConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    driver: Literal["simulated", "braiins", "pyasic", "smartplug"] = "simulated"
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    username: str = "root"
+    password: SecretStr = SecretStr("")
+    # Lower number runs first. None: ordered by efficiency (J/TH), best first.
+    priority: int | None = Field(None, ge=0, le=1000)
+    min_power_w: float = Field(ge=0)
+    max_power_w: float = Field(gt=0)
+    nominal_hashrate_ths: float = Field(gt=0)
+    nominal_power_w: float = Field(gt=0)
+    # False: on/off only (no power target), e.g. a miner behind a smart plug.
+    power_target: bool = True
+    # Smart plug (driver: smartplug): a Home Assistant switch or an MQTT command topic.
+    switch_entity: str | None = None
+    power_entity: str | None = None
+    command_topic: str | None = None
+    power_topic: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> MinerConfig:
+        if self.min_power_w > self.max_power_w:
+            raise ValueError(
+                f"min_power_w ({self.min_power_w:g}) is above max_power_w ({self.max_power_w:g})"
+            )
+        if self.driver in ("braiins", "pyasic") and not self.host:
+            raise ValueError(f"host is required for driver {self.driver}")
+        if self.driver == "smartplug" and not (self.switch_entity or self.command_topic):
+            raise ValueError("a smartplug miner needs switch_entity or command_topic")
+        return self
+
+    @property
+    def efficiency_j_per_th(self) -> float:
+        return self.nominal_power_w / self.nominal_hashrate_ths
+
+
+# ------------------------------------------------------------------------------- control
+
+
+class ControlConfig(_Section):
+    mode: Mode = Mode.AUTO
+    tick_s: float = Field(5.0, gt=0, le=300)
+    stale_after_s: float = Field(60.0, gt=0)
+    # What miners do when energy data is stale or missing.
+    safe_action: Literal["min_power", "pause"] = "pause"
+    # What miners do when the daemon stops.
+    shutdown_action: Literal["pause", "min_power", "leave"] = "pause"
+    # Site kind: grid export is the surplus signal, or the battery is (hybrid/off-grid).
+    # auto: grid-tied when the energy source reports grid power.
+    site: Literal["auto", "grid_tied", "off_grid"] = "auto"
+
+    # Enable/disable conditions and their delays.
+    start_surplus_w: float = Field(300.0, ge=0)  # extra beyond a miner's min power to start it
+    stop_deficit_w: float = Field(200.0, ge=0)  # shortfall below a miner's min power to stop it
+    start_delay_s: float = Field(120.0, ge=0)
+    stop_delay_s: float = Field(60.0, ge=0)
+    min_on_s: float = Field(600.0, ge=0)
+    min_off_s: float = Field(300.0, ge=0)
+    max_starts_per_day: int = Field(6, ge=1, le=1000)
+
+    # Battery protection.
+    start_soc_pct: float = Field(80.0, ge=0, le=100)
+    stop_soc_pct: float = Field(40.0, ge=0, le=100)  # used when no forecast is known
+    stop_soc_sunny_pct: float = Field(30.0, ge=0, le=100)
+    stop_soc_cloudy_pct: float = Field(60.0, ge=0, le=100)
+    forecast_sunny_kwh: float = Field(20.0, ge=0)
+    forecast_cloudy_kwh: float = Field(5.0, ge=0)
+    # Battery discharge the miners may cause while above the stop SoC (W).
+    battery_allowance_w: float = Field(0.0, ge=0)
+    # SoC at which the battery is treated as full (surplus hidden, probe upward).
+    full_soc_pct: float = Field(97.0, ge=0, le=100)
+
+    # Power following.
+    power_change_interval_s: float = Field(30.0, ge=0)
+    power_step_w: float = Field(500.0, gt=0)
+    probe_step_w: float = Field(200.0, gt=0)
+    # Headroom kept unused to absorb noise (W).
+    margin_w: float = Field(100.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ControlConfig:
+        problems = []
+        if self.stop_soc_pct >= self.start_soc_pct:
+            problems.append(
+                f"stop_soc_pct ({self.stop_soc_pct:g}) must be below start_soc_pct "
+                f"({self.start_soc_pct:g})"
+            )
+        if max(self.stop_soc_sunny_pct, self.stop_soc_cloudy_pct) >= self.start_soc_pct:
+            problems.append(
+                "stop_soc_sunny_pct and stop_soc_cloudy_pct must be below start_soc_pct"
+            )
+        if self.stop_soc_sunny_pct > self.stop_soc_cloudy_pct:
+            problems.append("stop_soc_sunny_pct must not be above stop_soc_cloudy_pct")
+        if self.forecast_sunny_kwh <= self.forecast_cloudy_kwh:
+            problems.append("forecast_sunny_kwh must be above forecast_cloudy_kwh")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# ---------------------------------------------------------------------------------- mqtt
+
+
+class MqttConfig(_Section):
+    enabled: bool = True
+    host: str | None = None  # None: from the Supervisor inside the add-on, else disabled
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    tls: bool = False
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+    client_id: str | None = None
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\s]+$")
+    base_topic: str = Field("edge_mining", pattern=r"^[^#+\s]+$")
+    keepalive_s: int = Field(60, ge=5, le=3600)
+
+
+# ------------------------------------------------------------------------------ forecast
+
+
+class ForecastPlane(_Section):
+    declination_deg: float = Field(30.0, ge=0, le=90)
+    # Home Assistant's convention: 0 = north, 90 = east, 180 = south, 270 = west.
+    azimuth_deg: float = Field(180.0, ge=0, le=360)
+    kwp: float = Field(gt=0)
+
+
+class ForecastConfig(_Section):
+    type: Literal["none", "forecast_solar", "homeassistant"] = "none"
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    planes: list[ForecastPlane] = []
+    api_key: SecretStr | None = None
+    tomorrow_entity: str | None = None
+    today_remaining_entity: str | None = None
+    refresh_s: float = Field(900.0, ge=900)
+
+    @model_validator(mode="after")
+    def _check(self) -> ForecastConfig:
+        if self.type == "forecast_solar":
+            if self.latitude is None or self.longitude is None:
+                raise ValueError("forecast_solar needs latitude and longitude")
+            if not self.planes:
+                raise ValueError("forecast_solar needs at least one plane")
+        if self.type == "homeassistant" and not self.tomorrow_entity:
+            raise ValueError("a homeassistant forecast needs tomorrow_entity")
+        return self
+
+
+# ------------------------------------------------------------------------------- heating
+
+
+class HeatingZone(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    temperature_entity: str | None = None
+    temperature_topic: str | None = None
+    setpoint_c: float = Field(20.0, ge=5, le=30)
+    hysteresis_c: float = Field(0.5, gt=0, le=5)
+    miners: list[str] = Field(min_length=1)
+    # Budget for running beyond the surplus when heat is wanted.
+    battery_floor_pct: float = Field(50.0, ge=0, le=100)
+    grid_allowance_w: float = Field(0.0, ge=0)
+    max_import_price_per_kwh: float | None = Field(None, ge=0)
+
+
+class HeatingConfig(_Section):
+    enabled: bool = False
+    zones: list[HeatingZone] = []
+    # Value of a kWh of heat: the cost of the heat it replaces.
+    heat_value_per_kwh: float = Field(0.0, ge=0)
+
+
+# ----------------------------------------------------------------------------- economics
+
+
+class EconomicsConfig(_Section):
+    currency: str = Field("EUR", min_length=3, max_length=3)
+    export_price_per_kwh: float = Field(0.08, ge=0)
+    import_price_per_kwh: float = Field(0.30, ge=0)
+    # Hashprice in currency per TH/s per day.
+    hashprice_per_th_day: float = Field(0.05, ge=0)
+    # Mining must beat the export price by this much per kWh to use exportable energy.
+    margin_per_kwh: float = Field(0.0, ge=0)
+    gate_enabled: bool = False
+
+
+# --------------------------------------------------------------------------- homeassistant
+
+
+class HomeAssistantConfig(_Section):
+    url: str | None = None  # None inside the add-on: the Supervisor proxy
+    token: SecretStr | None = None
+    timeout_s: float = Field(10.0, gt=0)
+
+
+# ---------------------------------------------------------------------------------- site
+
+
+class SiteConfig(_Section):
+    name: str = Field("Edge Mining", min_length=1)
+    energy_source: EnergySourceConfig = SimulatedSourceConfig()
+    miners: list[MinerConfig] = Field(min_length=1)
+    control: ControlConfig = ControlConfig()
+    mqtt: MqttConfig = MqttConfig()
+    forecast: ForecastConfig = ForecastConfig()
+    heating: HeatingConfig = HeatingConfig()
+    economics: EconomicsConfig = EconomicsConfig()
+    homeassistant: HomeAssistantConfig = HomeAssistantConfig()
+    state_dir: Path = Path("./state")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("miners")
+    @classmethod
+    def _unique_names(cls, miners: list[MinerConfig]) -> list[MinerConfig]:
+        seen: set[str] = set()
+        for miner in miners:
+            if miner.name in seen:
+                raise ValueError(f"miner name {miner.name!r} is used twice")
+            seen.add(miner.name)
+        return miners
+
+    @model_validator(mode="after")
+    def _zones_name_miners(self) -> SiteConfig:
+        names = {m.name for m in self.miners}
+        for zone in self.heating.zones:
+            unknown = [m for m in zone.miners if m not in names]
+            if unknown:
+                raise ValueError(f"heating zone {zone.name!r} names unknown miners {unknown}")
+        return self
+
+    def miner(self, name: str) -> MinerConfig:
+        for miner in self.miners:
+            if miner.name == name:
+                return miner
+        raise KeyError(name)
+
+
+# -------------------------------------------------------------------------------- loaders
+
+
+def _env_key(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def apply_env_secrets(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Overlay secrets from the environment onto the raw (unvalidated) mapping."""
+    data = dict(raw)
+    if "EDGE_MINING_MQTT_PASSWORD" in environ:
+        data["mqtt"] = {
+            **(data.get("mqtt") or {}),
+            "password": environ["EDGE_MINING_MQTT_PASSWORD"],
+        }
+    if "EDGE_MINING_HOMEASSISTANT_TOKEN" in environ:
+        data["homeassistant"] = {
+            **(data.get("homeassistant") or {}),
+            "token": environ["EDGE_MINING_HOMEASSISTANT_TOKEN"],
+        }
+    if "EDGE_MINING_FORECAST_API_KEY" in environ:
+        data["forecast"] = {
+            **(data.get("forecast") or {}),
+            "api_key": environ["EDGE_MINING_FORECAST_API_KEY"],
+        }
+    miners = data.get("miners")
+    if isinstance(miners, list):
+        patched = []
+        for miner in miners:
+            if isinstance(miner, dict) and isinstance(miner.get("name"), str):
+                key = f"EDGE_MINING_MINER_{_env_key(miner['name'])}_PASSWORD"
+                if key in environ:
+                    miner = {**miner, "password": environ[key]}
+            patched.append(miner)
+        data["miners"] = patched
+    return data
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    # Drop pydantic's discriminator tags (e.g. "voltronic") so the path reads like the file.
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p.startswith("function-"))]
+    return ".".join(parts) or "(top level)"
+
+
+def describe_validation_error(error: ValidationError, data: Mapping[str, Any]) -> list[str]:
+    """One line per problem: the field's path and what is wrong, never the secret's value."""
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        loc = list(item["loc"])
+        # Discriminated unions add the tag as a path element: energy_source.voltronic.device.
+        if len(loc) >= 2 and loc[0] == "energy_source" and isinstance(loc[1], str):
+            source = data.get("energy_source")
+            if isinstance(source, Mapping) and source.get("type") == loc[1]:
+                del loc[1]
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "union_tag_invalid":
+            ctx = item.get("ctx", {})
+            msg = f"unknown type {ctx.get('tag')!r} (expected one of {ctx.get('expected_tags')})"
+            loc.append("type")
+        lines.append(f"{_location(tuple(loc))}: {msg}")
+    return lines
+
+
+def parse_config(raw: Any, environ: Mapping[str, str] | None = None) -> SiteConfig:
+    """Validate a raw mapping (from YAML or options.json) into a SiteConfig."""
+    if not isinstance(raw, dict):
+        raise ConfigError(["(top level): the configuration must be a mapping of settings"])
+    data = apply_env_secrets(raw, os.environ if environ is None else environ)
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, data)) from None
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> SiteConfig:
+    """Load a YAML (or JSON: YAML is a superset) configuration file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError([f"{path}: {problem}{where}"]) from None
+    return parse_config(raw, environ)
+
+
+def load_addon_options(
+    path: Path = ADDON_OPTIONS_PATH, environ: Mapping[str, str] | None = None
+) -> SiteConfig:
+    """Load the add-on's options.json; same field names as the YAML file."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
+    except json.JSONDecodeError as error:
+        raise ConfigError([f"{path}: invalid JSON at line {error.lineno}: {error.msg}"]) from None
+    if isinstance(raw, dict) and "state_dir" not in raw:
+        raw = {**raw, "state_dir": str(path.parent)}
+    return parse_config(raw, environ)
