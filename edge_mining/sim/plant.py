@@ -345,6 +345,10 @@ class Plant:
     def step(self, now: float) -> PlantState:
         """Advance to ``now``, integrating energy since the last step. Going back is ignored."""
         t = self._state.time
+        if now - t <= 1e-9:
+            # No time to integrate, but the powers follow any new miner draw at once.
+            self._state = self._instant(t, 0.0)
+            return self._state
         while now - t > 1e-9:
             dt = min(MAX_SUBSTEP_S, now - t)
             self._state = self._instant(t + dt, dt)
