@@ -293,6 +293,11 @@ class ForecastConfig(_Section):
     tomorrow_entity: str | None = None
     today_remaining_entity: str | None = None
     refresh_s: float = Field(900.0, ge=900)
+    # Random delay added to each refresh so installations do not all call on the quarter hour.
+    refresh_jitter_s: float = Field(300.0, ge=0, le=900)
+    # Planes one Forecast.Solar call may combine: 1 without a key; set per the key's plan.
+    max_planes_per_request: int = Field(1, ge=1, le=4)
+    timeout_s: float = Field(10.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def _check(self) -> ForecastConfig:
