@@ -1,0 +1,452 @@
+"""The MQTT bridge: publishes the site to a broker with Home Assistant discovery and applies
+commands received from it.
+
+One aiomqtt connection at a time, owned by ``run``; on any connection error it reconnects with
+exponential backoff (with jitter) until ``stop`` is set. Per connection:
+
+1. the last will (``offline``, retained) is registered with the broker at CONNECT;
+2. ``online`` (retained) is published right after connecting;
+3. discovery for every device, per-device availability and state are (re)published;
+4. commands are validated (``commands.py``), applied through the daemon, and the device's state
+   is republished at once, whether the command was applied or rejected;
+5. when Home Assistant announces itself (``<prefix>/status`` = ``online``), discovery and state
+   are republished after a short random delay (so that many clients do not answer at once);
+6. on a clean stop, ``offline`` (retained) is published before disconnecting, because a clean
+   disconnect does not fire the will.
+
+Devices we announced earlier but that are no longer configured (a removed miner) are deleted
+from Home Assistant with an empty retained config. What we announced is remembered in a
+retained topic on the broker and in ``<state_dir>/mqtt_discovery.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import random
+import re
+import secrets
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiomqtt
+
+from edge_mining.config import MqttConfig, SiteConfig
+from edge_mining.model import MinerState, Mode
+from edge_mining.mqtt import state as docs
+from edge_mining.mqtt.commands import (
+    CommandError,
+    HoldMiner,
+    ReleaseMiner,
+    Request,
+    SetControl,
+    SetMinerPower,
+    SetMinerRunning,
+    SetMode,
+    parse_command,
+)
+from edge_mining.mqtt.discovery import discovery_messages, encode
+from edge_mining.mqtt.topics import CONTROLLER, OFFLINE, ONLINE, Topics
+
+log = logging.getLogger(__name__)
+
+REGISTRY_FILE = "mqtt_discovery.json"
+COMMAND_QUEUE_SIZE = 256
+
+
+class DaemonPort(Protocol):
+    """What the bridge needs from the daemon (``edge_mining.service.Daemon``)."""
+
+    @property
+    def state(self) -> Any: ...
+
+    def add_listener(self, callback: Callable[[Any], Any]) -> None: ...
+
+    def set_mode(self, mode: Mode) -> Any: ...
+
+    def command_miner(
+        self, name: str, *, running: bool | None = None, power_w: float | None = None
+    ) -> Any: ...
+
+    def release_miner(self, name: str) -> Any: ...
+
+    def update_control(self, **changes: float) -> Any: ...
+
+
+def topics_for(config: MqttConfig) -> Topics:
+    return Topics(base=config.base_topic, discovery_prefix=config.discovery_prefix)
+
+
+def _tls_context(config: MqttConfig) -> ssl.SSLContext | None:
+    if not (config.tls or config.ca_file or config.client_cert_file):
+        return None
+    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    if config.client_cert_file:
+        context.load_cert_chain(
+            str(config.client_cert_file),
+            str(config.client_key_file) if config.client_key_file else None,
+        )
+    return context
+
+
+def make_client(config: MqttConfig, topics: Topics, client_id: str) -> aiomqtt.Client:
+    """An aiomqtt client for ``config`` with our last will. Not connected yet."""
+    if not config.host:
+        raise ValueError("mqtt.host is not set")
+    v5 = config.protocol == "5"
+    return aiomqtt.Client(
+        config.host,
+        config.port,
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+        identifier=client_id,
+        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+        will=aiomqtt.Will(topics.availability, OFFLINE, qos=1, retain=True),
+        clean_session=None if v5 else True,
+        keepalive=config.keepalive_s,
+        tls_context=_tls_context(config),
+        timeout=10.0,
+        max_queued_outgoing_messages=10_000,
+    )
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class MqttBridge:
+    def __init__(
+        self,
+        site: SiteConfig,
+        daemon: DaemonPort,
+        *,
+        birth_delay_s: tuple[float, float] = (1.0, 5.0),
+        backoff_s: tuple[float, float] = (1.0, 60.0),
+        client_id: str | None = None,
+    ) -> None:
+        self.site = site
+        self.config = site.mqtt
+        self.daemon = daemon
+        self.topics = topics_for(site.mqtt)
+        self.birth_delay_s = birth_delay_s
+        self.backoff_s = backoff_s
+        node = re.sub(r"[^A-Za-z0-9_-]", "_", self.topics.base)
+        self.client_id = client_id or self.config.client_id or f"{node}-{secrets.token_hex(4)}"
+        self.registry_path = Path(site.state_dir) / REGISTRY_FILE
+        # Sensors whose data stops (daemon hung, broker link silently dead) expire in HA.
+        self.expire_after_s = int(max(60.0, 3 * site.control.tick_s, site.control.stale_after_s))
+        # Observable counters (tests, benchmark, logs).
+        self.connections = 0
+        self.published = 0
+        self.commands_applied = 0
+        self.commands_rejected = 0
+        self.connected = asyncio.Event()
+        self._latest: Any = None
+        self._dirty = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._announced: dict[str, str] = {}  # discovery topic -> payload published
+        self._discovery_key: object = None
+        self._availability: dict[str, bool] = {}
+        self._registry_seen: set[str] = set()
+        self._commands: asyncio.Queue[tuple[str, str, bytes, float]] = asyncio.Queue(
+            COMMAND_QUEUE_SIZE
+        )
+        self._birth_task: asyncio.Task[None] | None = None
+        # Hooks for the benchmark: called after a command was applied (or rejected).
+        self.on_command_done: Callable[[Request | None, float], None] | None = None
+
+    # ------------------------------------------------------------------ daemon side
+
+    def on_state(self, state: Any) -> None:
+        """Daemon listener: remember the latest state, the publisher sends it."""
+        self._latest = state
+        self._dirty.set()
+
+    def _current(self) -> Any:
+        return self.daemon.state
+
+    def _miner_states(self, state: Any) -> Mapping[str, MinerState | None]:
+        return docs.miner_states(state)
+
+    # ------------------------------------------------------------------- lifecycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish and obey until ``stop`` is set; reconnects on its own."""
+        self.daemon.add_listener(self.on_state)
+        low, high = self.backoff_s
+        delay = low
+        while not stop.is_set():
+            try:
+                async with make_client(self.config, self.topics, self.client_id) as client:
+                    delay = low
+                    await self._session(client, stop)
+                    return
+            except aiomqtt.MqttError as error:
+                self._client = None
+                self.connected.clear()
+                log.warning(
+                    "MQTT broker %s:%s: %s; reconnecting in %.1f s",
+                    self.config.host,
+                    self.config.port,
+                    error,
+                    delay,
+                )
+            try:
+                await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
+            except TimeoutError:
+                pass
+            delay = min(high, delay * 2)
+
+    async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        self._client = client
+        self.connections += 1
+        self._availability.clear()
+        await self._publish(self.topics.availability, ONLINE, qos=1, retain=True)
+        for topic in self.topics.command_filters:
+            await client.subscribe(topic, qos=1)
+        await client.subscribe(self.topics.homeassistant_status, qos=1)
+        await client.subscribe(self.topics.registry, qos=1)
+        await self.publish_all(force_discovery=True)
+        self._remove_stale(self._read_registry_file())
+        self.connected.set()
+        log.info(
+            "MQTT connected to %s:%s as %s", self.config.host, self.config.port, self.client_id
+        )
+        tasks = [
+            asyncio.create_task(self._read_messages(client), name="mqtt-reader"),
+            asyncio.create_task(self._publish_loop(), name="mqtt-publisher"),
+            asyncio.create_task(self._command_loop(), name="mqtt-commands"),
+            asyncio.create_task(stop.wait(), name="mqtt-stop"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, self._birth_task]:
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._birth_task = None
+            self.connected.clear()
+        for task in done:
+            if task.get_name() != "mqtt-stop" and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        # Clean stop: the will does not fire on a clean disconnect, so say it ourselves.
+        await self._publish(self.topics.availability, OFFLINE, qos=1, retain=True)
+        self._client = None
+        log.info("MQTT disconnected cleanly (published %s)", OFFLINE)
+
+    # ------------------------------------------------------------------- publishing
+
+    async def _publish(
+        self, topic: str, payload: str, *, qos: int = 0, retain: bool = False
+    ) -> None:
+        client = self._client
+        if client is None:
+            raise aiomqtt.MqttError("not connected")
+        await client.publish(topic, payload, qos=qos, retain=retain)
+        self.published += 1
+
+    async def publish_all(self, *, force_discovery: bool = False) -> None:
+        """Discovery (when changed or forced), availability and state of every device."""
+        state = self._current()
+        await self._publish_discovery(state, force=force_discovery)
+        await self._publish_states(state, force_availability=force_discovery)
+
+    async def _publish_discovery(self, state: Any, *, force: bool) -> None:
+        miners = self._miner_states(state)
+        key = docs.discovery_key(self.site, miners)
+        if not force and key == self._discovery_key:
+            return
+        self._discovery_key = key
+        messages = discovery_messages(self.site, self.topics, miners, self.expire_after_s)
+        for topic, payload in messages.items():
+            if force or self._announced.get(topic) != payload:
+                await self._publish(topic, payload, qos=1, retain=True)
+                self._announced[topic] = payload
+        await self._save_registry(set(messages))
+
+    async def _publish_states(self, state: Any, *, force_availability: bool = False) -> None:
+        for device, available in docs.availability(self.site, state).items():
+            if force_availability or self._availability.get(device) != available:
+                await self._publish(
+                    self.topics.device_availability(device),
+                    ONLINE if available else OFFLINE,
+                    qos=1,
+                    retain=True,
+                )
+                self._availability[device] = available
+        for device, document in docs.documents(self.site, state).items():
+            await self._publish(self.topics.state(device), encode(document), retain=True)
+
+    async def _publish_device_state(self, device: str) -> None:
+        document = docs.documents(self.site, self._current()).get(device)
+        if document is not None:
+            await self._publish(self.topics.state(device), encode(document), retain=True)
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            state = self._latest if self._latest is not None else self._current()
+            await self._publish_discovery(state, force=False)
+            await self._publish_states(state)
+
+    # ----------------------------------------------------------------- registry
+
+    def _read_registry_file(self) -> set[str]:
+        try:
+            data = json.loads(self.registry_path.read_text(encoding="utf-8"))
+            return {t for t in data.get("discovery_topics", []) if isinstance(t, str)}
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError, AttributeError) as error:
+            log.warning("ignoring unreadable %s: %s", self.registry_path, error)
+            return set()
+
+    async def _save_registry(self, current: set[str]) -> None:
+        self._registry_seen = set(current)
+        payload = json.dumps({"discovery_topics": sorted(current)})
+        await self._publish(self.topics.registry, payload, qos=1, retain=True)
+        try:
+            self.registry_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.registry_path.with_suffix(".tmp")
+            tmp.write_text(payload + "\n", encoding="utf-8")
+            tmp.replace(self.registry_path)
+        except OSError as error:
+            log.warning("cannot write %s: %s", self.registry_path, error)
+
+    def _remove_stale(self, announced: set[str]) -> None:
+        stale = announced - set(self._announced)
+        if stale:
+            asyncio.get_running_loop().create_task(self._remove(stale))
+
+    async def _remove(self, stale: set[str]) -> None:
+        for topic in sorted(stale):
+            prefix = f"{self.topics.discovery_prefix}/"
+            if not topic.startswith(prefix) and "/device/" not in topic:
+                continue
+            log.info("removing discovery of a device no longer configured: %s", topic)
+            await self._publish(topic, "", qos=1, retain=True)
+
+    # ----------------------------------------------------------------- receiving
+
+    async def _read_messages(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if topic == self.topics.homeassistant_status:
+                if payload.strip() == ONLINE.encode():
+                    self._schedule_birth_republish()
+                continue
+            if topic == self.topics.registry:
+                self._on_registry(payload)
+                continue
+            parsed = self.topics.parse_command(topic)
+            if parsed is None:
+                continue
+            try:
+                self._commands.put_nowait((*parsed, payload, time.perf_counter()))
+            except asyncio.QueueFull:
+                self.commands_rejected += 1
+                log.warning("MQTT command on %s dropped: too many commands queued", topic)
+
+    def _on_registry(self, payload: bytes) -> None:
+        try:
+            data = json.loads(payload)
+            topics = {t for t in data.get("discovery_topics", []) if isinstance(t, str)}
+        except (ValueError, AttributeError):
+            return
+        if self._announced:
+            self._remove_stale(topics)
+
+    def _schedule_birth_republish(self) -> None:
+        if self._birth_task is not None and not self._birth_task.done():
+            self._birth_task.cancel()
+        self._birth_task = asyncio.get_running_loop().create_task(self._birth_republish())
+
+    async def _birth_republish(self) -> None:
+        await asyncio.sleep(random.uniform(*self.birth_delay_s))
+        log.info("Home Assistant is online: republishing discovery and state")
+        await self.publish_all(force_discovery=True)
+
+    # ----------------------------------------------------------------- commands
+
+    async def _command_loop(self) -> None:
+        while True:
+            device, key, payload, received = await self._commands.get()
+            await self.handle_command(device, key, payload, received)
+
+    async def handle_command(
+        self, device: str, key: str, payload: bytes, received: float | None = None
+    ) -> None:
+        """Validate and apply one command; always republish the device's real state."""
+        received = time.perf_counter() if received is None else received
+        request: Request | None = None
+        try:
+            request = parse_command(
+                device,
+                key,
+                payload,
+                site=self.site,
+                miner_states=self._miner_states(self._current()),
+            )
+            await self._apply(request)
+        except (CommandError, ValueError) as error:
+            self.commands_rejected += 1
+            request = None
+            log.warning("MQTT command %s/%s rejected: %s", device, key, _one_line(error))
+        except Exception as error:  # a failing device must not take the bridge down
+            self.commands_rejected += 1
+            request = None
+            log.warning(
+                "MQTT command %s/%s failed: %s: %s",
+                device,
+                key,
+                type(error).__name__,
+                _one_line(error),
+            )
+        else:
+            self.commands_applied += 1
+            log.info("MQTT command %s/%s applied: %s", device, key, request)
+        if self.on_command_done is not None:
+            self.on_command_done(request, received)
+        target = device if docs.is_known_device(self.site, device) else None
+        if target is not None:
+            await self._publish_device_state(target)
+            if target != CONTROLLER:
+                await self._publish_device_state(CONTROLLER)
+
+    async def _apply(self, request: Request) -> None:
+        daemon = self.daemon
+        match request:
+            case SetMode(mode):
+                await _maybe_await(daemon.set_mode(mode))
+            case SetControl(field, value):
+                await _maybe_await(daemon.update_control(**{field: value}))
+            case SetMinerRunning(miner, running):
+                await _maybe_await(daemon.command_miner(miner, running=running))
+            case SetMinerPower(miner, watts):
+                await _maybe_await(daemon.command_miner(miner, power_w=watts))
+            case HoldMiner(miner):
+                running = docs.is_running(self._current(), miner)
+                await _maybe_await(daemon.command_miner(miner, running=running))
+            case ReleaseMiner(miner):
+                await _maybe_await(daemon.release_miner(miner))
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text[:200] or type(error).__name__
+
+
+async def run_bridge(site: SiteConfig, daemon: DaemonPort, stop: asyncio.Event) -> None:
+    """Entry point for the daemon and the demo."""
+    await MqttBridge(site, daemon).run(stop)
+
