@@ -60,6 +60,11 @@ def object_id(topics: Topics, device: str) -> str:
     return f"{node_id(topics)}_{device.replace('/', '_')}"
 
 
+def entity_slug(text: str) -> str:
+    """An entity id's object part: Home Assistant's entity ids are ``[a-z0-9_]``."""
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", text.lower())).strip("_")
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
     device: str  # the device path in our topics
@@ -128,7 +133,7 @@ def _component(
     component: dict[str, Any] = {
         "p": spec.platform,
         "unique_id": uid,
-        "default_entity_id": f"{spec.platform}.{uid}",
+        "default_entity_id": f"{spec.platform}.{entity_slug(uid)}",
         "name": spec.name,
     }
     if spec.icon:

@@ -35,10 +35,6 @@ def _round(value: float | None, digits: int) -> float | None:
     return round(float(value), digits)
 
 
-def _kwh(wh: float | None) -> float | None:
-    return None if wh is None else round(float(wh) / 1000.0, 3)
-
-
 def miner_states(state: Any) -> Mapping[str, MinerState | None]:
     miners = _get(state, "miners", default=None)
     return miners if isinstance(miners, Mapping) else {}
@@ -91,12 +87,10 @@ def availability(site: SiteConfig, state: Any) -> dict[str, bool]:
     return result
 
 
-def _counter(state: Any, *names: str) -> float | None:
-    counters = _get(state, "counters", "energy_counters")
-    value = _get(counters, *names)
-    if value is None:
-        value = _get(state, *names)
-    return value
+def _counter(state: Any, name: str) -> float | None:
+    """A persisted counter (``edge_mining.counters.EnergyCounters``, kWh or currency)."""
+    value = _get(_get(state, "counters"), name)
+    return None if value is None else round(float(value), 3)
 
 
 def energy_document(state: Any) -> dict[str, Any]:
@@ -116,12 +110,12 @@ def energy_document(state: Any) -> dict[str, Any]:
         "warnings": (", ".join(r.warnings) or "none") if r else None,
         "heatsink_temperature": _round(r.heatsink_temperature_c, 1) if r else None,
         "reading_age": _round(age, 1),
-        "pv_energy": _kwh(_counter(state, "pv_wh")),
-        "load_energy": _kwh(_counter(state, "load_wh", "house_load_wh")),
-        "battery_charge_energy": _kwh(_counter(state, "battery_in_wh", "battery_charge_wh")),
-        "battery_discharge_energy": _kwh(_counter(state, "battery_out_wh", "battery_discharge_wh")),
-        "grid_import_energy": _kwh(_counter(state, "grid_import_wh")),
-        "grid_export_energy": _kwh(_counter(state, "grid_export_wh")),
+        "pv_energy": _counter(state, "pv_kwh"),
+        "load_energy": _counter(state, "load_kwh"),
+        "battery_charge_energy": _counter(state, "battery_charge_kwh"),
+        "battery_discharge_energy": _counter(state, "battery_discharge_kwh"),
+        "grid_import_energy": _counter(state, "grid_import_kwh"),
+        "grid_export_energy": _counter(state, "grid_export_kwh"),
     }
 
 
@@ -138,7 +132,7 @@ def miner_document(state: Any, name: str, *, manual: bool) -> dict[str, Any]:
     s = miner_states(state).get(name)
     decision = _get(state, "decision")
     reasons = _get(decision, "miner_reasons", default={}) or {}
-    energies = _get(state, "miner_energy_wh", "miners_wh", default={}) or {}
+    energies = _get(_get(state, "counters"), "miner_kwh", default={}) or {}
     efficiency = s.efficiency_j_per_th if s else None
     return {
         "mining": bool(s and s.status.is_running),
@@ -150,7 +144,7 @@ def miner_document(state: Any, name: str, *, manual: bool) -> dict[str, Any]:
         "efficiency": _round(efficiency, 2),
         "temperature": _round(s.temperature_c, 1) if s else None,
         "fan_speed": _round(s.fan_rpm, 0) if s else None,
-        "energy": _kwh(energies.get(name) if isinstance(energies, Mapping) else None),
+        "energy": _round(energies.get(name), 3) if isinstance(energies, Mapping) else None,
         "reason": reasons.get(name),
         "errors": (", ".join(s.errors) or "none") if s else None,
     }
@@ -166,10 +160,10 @@ def controller_document(site: SiteConfig, state: Any) -> dict[str, Any]:
         "surplus_power": _round(_get(decision, "surplus_w"), 0),
         "available_power": _round(_get(decision, "available_power_w"), 0),
         "effective_stop_soc": _round(_get(decision, "stop_soc_pct"), 1),
-        "mined_energy_today": _kwh(_counter(state, "mined_today_wh", "miners_today_wh")),
-        "mined_energy_total": _kwh(_counter(state, "mined_total_wh", "miners_wh")),
-        "earnings": _round(_counter(state, "earnings", "revenue"), 4),
-        "heat_delivered": _kwh(_counter(state, "heat_wh", "heat_delivered_wh")),
+        "mined_energy_today": _counter(state, "mined_today_kwh"),
+        "mined_energy_total": _counter(state, "mined_kwh"),
+        "earnings": _counter(state, "earnings"),
+        "heat_delivered": _counter(state, "heat_kwh"),
     }
     for number in CONTROL_NUMBERS:
         document[number.field] = _get(control, number.field)
