@@ -1,0 +1,499 @@
+"""Voltronic / Axpert / MPP Solar inverters over PI30: transport and energy source.
+
+Two links carry the same PI30 bytes:
+- ``serial``: an RS232 (or USB-serial) tty at 2400 8N1, through pyserial-asyncio-fast;
+- ``hidraw``: the inverter's own USB HID interface (``/dev/hidrawN``), plain file I/O where a
+  write is one 8-byte report (the last one padded with NULs) and replies arrive in reports
+  that we concatenate until CR.
+
+``Pi30Client`` owns one link and sends one command at a time (an asyncio.Lock), with a
+per-command timeout, retries, resynchronisation after garbage, and reopening when the device
+disappears (cable unplugged, USB re-enumeration). Every fault is counted by kind and logged
+once per kind until the link recovers.
+
+``VoltronicSource`` polls QPIGS (+ QPIGS2 on dual-MPPT models), QMOD and QPIWS and maps them
+into an ``EnergyReading``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+import serial_asyncio_fast
+
+from edge_mining.clock import Clock, WallClock
+from edge_mining.config import VoltronicSourceConfig
+from edge_mining.devices import pi30
+from edge_mining.devices.base import CommandRejected, DeviceError, DeviceUnavailable
+from edge_mining.model import EnergyReading
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+HID_REPORT_BYTES = 8
+# Fault kinds counted by the client (the keys of ``fault_counts``).
+FAULT_KINDS = (
+    "timeout",  # nothing came back in time
+    "truncated",  # a frame started but its CR never came
+    "garbage",  # bytes that are not part of any frame
+    "crc",  # a frame whose CRC does not match
+    "nak",  # the inverter refused the command
+    "parse",  # a valid frame that does not fit the command (malformed or a stray reply)
+    "frame",  # a line too short or too long to be a frame
+    "disconnect",  # the open device went away
+    "unavailable",  # the device could not be opened
+)
+
+
+class LinkLost(Exception):
+    """The open device went away (EOF, EIO): close it and reopen later."""
+
+
+# ------------------------------------------------------------------------------- links
+
+
+class _Inbox(asyncio.Protocol):
+    """Bytes received from the device, waited on by the reader."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.lost = False
+        self.changed = asyncio.Event()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+        self.changed.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.changed.set()
+
+    async def take(self, timeout: float) -> bytes:
+        """Whatever has arrived, waiting up to ``timeout`` for something. b"" on timeout."""
+        if not self.data and not self.lost:
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), max(0.0, timeout))
+        if self.data:
+            chunk = bytes(self.data)
+            self.data.clear()
+            return chunk
+        if self.lost:
+            raise LinkLost("device closed")
+        return b""
+
+
+class SerialLink:
+    """A tty (RS232, USB-serial adapter, or a pseudo-terminal) at 2400 8N1."""
+
+    def __init__(self, device: str, baudrate: int = 2400) -> None:
+        self.device = device
+        self.baudrate = baudrate
+        self._inbox: _Inbox | None = None
+        self._transport: asyncio.Transport | None = None
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        inbox = _Inbox()
+        try:
+            transport, _ = await serial_asyncio_fast.create_serial_connection(
+                loop,
+                lambda: inbox,
+                self.device,
+                baudrate=self.baudrate,
+                bytesize=8,
+                parity="N",
+                stopbits=1,
+                exclusive=True,
+            )
+        except Exception as error:  # serial.SerialException, OSError, ValueError
+            raise OSError(f"cannot open {self.device}: {error}") from error
+        self._inbox, self._transport = inbox, transport
+
+    async def write(self, data: bytes) -> None:
+        if self._transport is None or self._inbox is None or self._inbox.lost:
+            raise LinkLost("device closed")
+        self._transport.write(data)
+
+    async def read(self, timeout: float) -> bytes:
+        if self._inbox is None:
+            raise LinkLost("device closed")
+        return await self._inbox.take(timeout)
+
+    async def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            # Let the transport finish closing (it releases the fd on the next loop turn).
+            await asyncio.sleep(0)
+        self._transport = self._inbox = None
+
+
+class HidrawLink:
+    """The inverter's USB HID interface: 8-byte reports, plain file I/O on /dev/hidrawN."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self._fd: int | None = None
+        self._inbox: _Inbox | None = None
+
+    async def open(self) -> None:
+        fd = os.open(self.device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        inbox = _Inbox()
+        self._fd, self._inbox = fd, inbox
+        asyncio.get_running_loop().add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        assert self._fd is not None and self._inbox is not None
+        try:
+            data = os.read(self._fd, 256)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._inbox.data_received(data)
+        else:
+            asyncio.get_running_loop().remove_reader(self._fd)
+            self._inbox.connection_lost(None)
+
+    async def write(self, data: bytes) -> None:
+        if self._fd is None or self._inbox is None or self._inbox.lost:
+            raise LinkLost("device closed")
+        for start in range(0, len(data), HID_REPORT_BYTES):
+            report = data[start : start + HID_REPORT_BYTES].ljust(HID_REPORT_BYTES, b"\0")
+            while True:
+                try:
+                    os.write(self._fd, report)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.005)
+                except OSError as error:
+                    raise LinkLost(f"write failed: {error}") from error
+
+    async def read(self, timeout: float) -> bytes:
+        if self._inbox is None:
+            raise LinkLost("device closed")
+        return await self._inbox.take(timeout)
+
+    async def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = self._inbox = None
+
+
+Link = SerialLink | HidrawLink
+
+
+# ------------------------------------------------------------------------------ client
+
+
+class Pi30Client:
+    """One PI30 conversation at a time over a serial or hidraw link."""
+
+    def __init__(
+        self,
+        device: str,
+        *,
+        transport: str = "serial",
+        baudrate: int = 2400,
+        timeout_s: float = 2.0,
+        retries: int = 2,
+        name: str = "inverter",
+    ) -> None:
+        if transport not in ("serial", "hidraw"):
+            raise ValueError(f"transport must be serial or hidraw, not {transport!r}")
+        self.device = device
+        self.transport = transport
+        self.baudrate = baudrate
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.name = name
+        self.fault_counts: Counter[str] = Counter()
+        self._failing: set[str] = set()
+        self._link: Link | None = None
+        self._buffer = pi30.FrameBuffer()
+        self._lock = asyncio.Lock()
+
+    # -- public
+
+    async def query(self, command: str, parser: Callable[[bytes], T]) -> T:
+        """Send ``command`` and return its parsed reply, retrying on faults.
+
+        Raises CommandRejected when the inverter keeps answering NAK, DeviceUnavailable when
+        it cannot be reached, DeviceError when its replies stay malformed.
+        """
+        return await self._exchange(command, parser, retry_nak=True)
+
+    async def set(self, command: str) -> None:
+        """Send a setter (POP02, PCP01, ...): returns on ACK, CommandRejected on NAK."""
+        await self._exchange(command, pi30.parse_ack, retry_nak=False)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._drop_link()
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None
+
+    # -- internals
+
+    async def _exchange(self, command: str, parser: Callable[[bytes], T], *, retry_nak: bool) -> T:
+        request = pi30.encode_command(command)
+        async with self._lock:
+            last: str = "no attempt"
+            last_kind = "timeout"
+            for attempt in range(self.retries + 1):
+                try:
+                    link = await self._ensure_link()
+                except OSError as error:
+                    last_kind, last = "unavailable", str(error)
+                    self._fault("unavailable", f"{command}: {error}")
+                    if attempt < self.retries:
+                        await asyncio.sleep(min(0.5, self.timeout_s / 4))
+                    continue
+                try:
+                    await link.write(request)
+                    result = await self._read_reply(link, command, parser)
+                except LinkLost as error:
+                    last_kind, last = "disconnect", f"device went away ({error})"
+                    self._fault("disconnect", f"{command}: {last}")
+                    await self._drop_link()
+                    continue
+                except _AttemptFailed as failure:
+                    last_kind, last = failure.kind, failure.message
+                    if failure.kind == "nak" and not retry_nak:
+                        break
+                    continue
+                self._recovered()
+                return result
+            message = f"{self.name}: {command} failed after {attempt + 1} attempt(s): {last}"
+            if last_kind == "nak":
+                raise CommandRejected(message)
+            if last_kind in ("timeout", "disconnect", "unavailable"):
+                raise DeviceUnavailable(message)
+            raise DeviceError(message)
+
+    async def _ensure_link(self) -> Link:
+        if self._link is None:
+            link: Link = (
+                HidrawLink(self.device)
+                if self.transport == "hidraw"
+                else SerialLink(self.device, self.baudrate)
+            )
+            await link.open()
+            self._link = link
+            self._buffer = pi30.FrameBuffer()
+            log.debug("%s: opened %s (%s)", self.name, self.device, self.transport)
+        return self._link
+
+    async def _drop_link(self) -> None:
+        if self._link is not None:
+            await self._link.close()
+            self._link = None
+        self._buffer.clear()
+
+    async def _read_reply(self, link: Link, command: str, parser: Callable[[bytes], T]) -> T:
+        """Read lines until one is ``command``'s valid reply, or the attempt fails.
+
+        Lines that are garbage, or valid frames that do not parse as this command's reply (a
+        late reply to an earlier command), are counted and skipped: that is the resync.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        discarded_kind: str | None = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._on_timeout(command, discarded_kind)
+            chunk = await link.read(remaining)
+            for line in self._buffer.feed(chunk):
+                reply = self._accept_line(command, line, parser)
+                if reply is _PADDING:
+                    continue
+                if isinstance(reply, _Discarded):
+                    discarded_kind = reply.kind
+                    continue
+                return reply  # type: ignore[return-value]
+            if overflow := self._buffer.take_overflow():
+                self._fault("garbage", f"{command}: {overflow} bytes without a frame end")
+
+    def _accept_line(
+        self, command: str, line: bytes, parser: Callable[[bytes], T]
+    ) -> T | _Discarded | object:
+        stripped = line.lstrip(b"\0")
+        if not stripped:
+            return _PADDING  # USB report padding, nothing lost
+        try:
+            frame = pi30.decode_frame(stripped)
+        except pi30.FrameError as error:
+            if pi30.START not in stripped:
+                self._fault("garbage", f"{command}: {len(stripped)} bytes of line noise")
+                return _Discarded("garbage")
+            self._fault("frame", f"{command}: {error}")
+            raise _AttemptFailed("frame", str(error)) from error
+        except pi30.Pi30Error as error:
+            self._fault(error.kind, f"{command}: {error}")
+            raise _AttemptFailed(error.kind, str(error)) from error
+        skipped = frame.skipped.strip(b"\0")
+        if skipped:
+            kind = "truncated" if skipped.startswith(b"(") else "garbage"
+            self._fault(kind, f"{command}: skipped {len(skipped)} bytes before the reply")
+        try:
+            return parser(frame.payload)
+        except pi30.NakError as error:
+            self._fault("nak", f"{command}: {error}")
+            raise _AttemptFailed("nak", str(error)) from error
+        except pi30.Pi30Error as error:
+            self._fault("parse", f"{command}: {error}")
+            return _Discarded("parse")
+
+    def _on_timeout(self, command: str, discarded_kind: str | None) -> NoReturn:
+        pending = self._buffer.clear().strip(b"\0")
+        if pending:
+            kind = "truncated" if pending.startswith(b"(") else "garbage"
+            self._fault(kind, f"{command}: {len(pending)} bytes without a frame end")
+            raise _AttemptFailed(kind, f"reply cut short ({len(pending)} bytes)")
+        if discarded_kind is not None:
+            # The fault that cost this attempt was already counted when it was discarded.
+            raise _AttemptFailed(discarded_kind, "no valid reply")
+        self._fault("timeout", f"{command}: no reply within {self.timeout_s:g} s")
+        raise _AttemptFailed("timeout", f"no reply within {self.timeout_s:g} s")
+
+    def _fault(self, kind: str, message: str) -> None:
+        self.fault_counts[kind] += 1
+        if kind in self._failing:
+            log.debug("%s: %s (%s, again)", self.name, message, kind)
+        else:
+            self._failing.add(kind)
+            log.warning("%s: %s (%s)", self.name, message, kind)
+
+    def _recovered(self) -> None:
+        if self._failing:
+            log.info("%s: recovered after %s", self.name, ", ".join(sorted(self._failing)))
+            self._failing.clear()
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class _Discarded:
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+_PADDING = object()
+
+
+# ------------------------------------------------------------------------------ source
+
+
+class VoltronicSource:
+    """An EnergySource reading a PI30 inverter: QPIGS (+QPIGS2), QMOD and QPIWS per read."""
+
+    def __init__(
+        self,
+        config: VoltronicSourceConfig,
+        *,
+        name: str = "inverter",
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._clock = clock or WallClock()
+        self.client = Pi30Client(
+            config.device,
+            transport=config.transport,
+            baudrate=config.baudrate,
+            timeout_s=config.timeout_s,
+            retries=config.retries,
+            name=name,
+        )
+        self.reads_ok = 0
+        self.reads_failed = 0
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """Faults seen on the link, by kind (see FAULT_KINDS)."""
+        return dict(self.client.fault_counts)
+
+    async def read(self) -> EnergyReading:
+        try:
+            status = await self.client.query("QPIGS", pi30.parse_qpigs)
+        except DeviceError:
+            self.reads_failed += 1
+            raise
+        timestamp = self._clock.now()
+        pv2 = await self._optional("QPIGS2", pi30.parse_qpigs2) if self.config.dual_mppt else None
+        mode = await self._optional("QMOD", pi30.parse_qmod)
+        warnings = await self._optional("QPIWS", pi30.parse_qpiws)
+        self.reads_ok += 1
+        return to_energy_reading(timestamp, status, mode=mode, warnings=warnings, pv2=pv2)
+
+    async def _optional(self, command: str, parser: Callable[[bytes], T]) -> T | None:
+        # QPIGS carries the numbers; a failed mode or warning query leaves those fields unknown
+        # rather than losing the whole reading.
+        try:
+            return await self.client.query(command, parser)
+        except DeviceError as error:
+            log.debug("%s: %s", self.name, error)
+            return None
+
+    async def set_output_priority(self, priority: str | int) -> None:
+        """POPnn: utility_first, solar_first or sbu_first."""
+        await self.client.set(pi30.pop_command(priority))
+
+    async def set_charger_priority(self, priority: str | int) -> None:
+        """PCPnn: utility_first, solar_first, solar_and_utility or solar_only."""
+        await self.client.set(pi30.pcp_command(priority))
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def to_energy_reading(
+    timestamp: float,
+    status: pi30.GeneralStatus,
+    *,
+    mode: str | None = None,
+    warnings: pi30.WarningStatus | None = None,
+    pv2: pi30.Pv2Status | None = None,
+) -> EnergyReading:
+    """Map PI30 replies into the core's EnergyReading (SI units, our sign conventions)."""
+    return EnergyReading(
+        timestamp=timestamp,
+        pv_power_w=status.pv_power_w,
+        pv2_power_w=pv2.pv2_power_w if pv2 is not None else None,
+        load_power_w=status.output_active_power_w,
+        load_apparent_va=status.output_apparent_power_va,
+        battery_soc_pct=status.battery_capacity_pct,
+        battery_power_w=status.battery_power_w,
+        battery_voltage_v=status.battery_voltage_v,
+        # PI30 does not report grid power; QPIGS has grid voltage and frequency only.
+        grid_power_w=None,
+        grid_voltage_v=status.grid_voltage_v,
+        grid_frequency_hz=status.grid_frequency_hz,
+        inverter_mode=mode,
+        warnings=warnings.active if warnings is not None else (),
+        heatsink_temperature_c=status.heatsink_temperature_c,
+    )
