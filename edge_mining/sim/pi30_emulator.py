@@ -149,6 +149,7 @@ class Pi30Emulator:
         self.injected: Counter[str] = Counter()
         self.commands: Counter[str] = Counter()
         self._rng = random.Random(self.faults.seed)
+        self._forced: list[str] = []
         self._pty: _Pty | None = None
         self._inbox = bytearray()
         self._first_byte_at: float | None = None
@@ -198,6 +199,12 @@ class Pi30Emulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def inject(self, kind: str, count: int = 1) -> None:
+        """Force ``kind`` onto the next ``count`` replies (tests use this for exact faults)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}")
+        self._forced.extend([kind] * count)
 
     async def vanish(self, seconds: float) -> None:
         """Unplug: the device path disappears for ``seconds``, then a new pty appears there."""
@@ -277,7 +284,7 @@ class Pi30Emulator:
         command = self._command(request)
         self.commands[command or "?"] += 1
         reply = self._reply(command)
-        fault = self.faults.draw(self._rng)
+        fault = self._forced.pop(0) if self._forced else self.faults.draw(self._rng)
         if fault is not None:
             self.injected[fault] += 1
         match fault:
