@@ -237,7 +237,9 @@ class MqttBridge:
         for task in done:
             if task.get_name() != "mqtt-stop" and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
-        # Clean stop: the will does not fire on a clean disconnect, so say it ourselves.
+        # Clean stop: the final state (the miners' shutdown state), then ``offline`` ourselves,
+        # because the will does not fire on a clean disconnect.
+        await self._publish_states(self._current())
         await self._publish(self.topics.availability, OFFLINE, qos=1, retain=True)
         self._client = None
         log.info("MQTT disconnected cleanly (published %s)", OFFLINE)
