@@ -1,11 +1,44 @@
-"""The controller's public face. (Contract written first; the implementation follows.)"""
+"""The controller's public face: one tick in, commands with reasons out.
+
+Pure and synchronous: no I/O, no asyncio, time only from ``Snapshot.time``. The rules live in
+small modules (surplus, battery, timers, following, allocation, heating, economics); this one
+wires them together and owns the decisions about modes and safety:
+
+- ``Mode.OFF``: every running miner is stopped; nothing starts.
+- ``Mode.AUTO``: the controller decides, except for miners a user took over with
+  :meth:`Controller.manual` (held until :meth:`Controller.release`).
+- ``Mode.MANUAL``: nothing automatic; miners without a user's command are left as they are.
+- Two safety rules hold in every mode, for manual miners too: stale or missing energy data
+  applies ``safe_action`` (``pause``: stop; ``min_power``: power-target miners to their minimum,
+  on/off miners stopped, since their only minimum is off), immediately, regardless of the
+  minimum on-time: never mine blind. And the battery floor: at or below the stop SoC, a
+  discharge beyond ``margin_w`` stops the miners causing it at once; a manual run stopped this
+  way is cancelled (the user must start it again), so it cannot flap against the floor.
+- ``set_mode(AUTO)`` and ``set_mode(OFF)`` release every manual miner; ``set_mode(MANUAL)``
+  keeps the commands already given.
+- Starts counted against ``max_starts_per_day`` are the controller's own (not retries, not a
+  user's), per UTC calendar day of the snapshot time.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from edge_mining.config import ControlConfig, EconomicsConfig, HeatingConfig, MinerConfig
-from edge_mining.model import Decision, Mode, Snapshot
+from edge_mining.control.allocation import Candidate, Pools, Situation, allocate, fill_order
+from edge_mining.control.battery import BatteryBudget, battery_budget, stop_soc_for
+from edge_mining.control.commands import emit
+from edge_mining.control.economics import beats_export
+from edge_mining.control.following import clamp, target_limits
+from edge_mining.control.heating import Heating
+from edge_mining.control.memory import ManualOverride, MinerMemory
+from edge_mining.control.surplus import SiteKind, estimate_surplus
+from edge_mining.model import Action, Command, Decision, MinerState, MinerStatus, Mode, Snapshot
+
+_ACTION_ORDER = {Action.STOP: 0, Action.SET_POWER: 1, Action.START: 2}
 
 
 class Controller:
@@ -27,23 +60,352 @@ class Controller:
         self.heating = heating or HeatingConfig()
         self.economics = economics or EconomicsConfig()
         self.mode = control.mode
+        self._memory = {
+            config.name: MinerMemory(config, rank)
+            for rank, config in enumerate(fill_order(self.miners))
+        }
+        self._ordered = sorted(self._memory.values(), key=lambda m: m.rank)
+        self._heat = Heating(self.heating)
 
-    def set_mode(self, mode: Mode) -> None:
-        self.mode = mode
+    # ------------------------------------------------------------------ user commands
+
+    def set_mode(self, mode: Mode | str) -> None:
+        self.mode = Mode(mode)
+        if self.mode is not Mode.MANUAL:
+            for memory in self._ordered:
+                memory.manual = None
 
     def update_control(self, **changes: float) -> None:
         """Change thresholds/delays at run time (from MQTT numbers); validated like config."""
-        self.control = ControlConfig.model_validate({**self.control.model_dump(), **changes})
+        try:
+            self.control = ControlConfig.model_validate({**self.control.model_dump(), **changes})
+        except ValidationError as error:
+            first = error.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "control"
+            raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+        if "mode" in changes:
+            self.set_mode(self.control.mode)
 
     def manual(
         self, miner: str, *, running: bool | None = None, power_w: float | None = None
     ) -> None:
         """A user's explicit command: the miner goes to manual until released."""
-        raise NotImplementedError
+        memory = self._lookup(miner)
+        if self.mode is Mode.OFF:
+            raise ValueError("mode is off: switch to manual or auto first")
+        if running is None and power_w is None:
+            raise ValueError("nothing to do: give running and/or power_w")
+        config = memory.config
+        if power_w is not None:
+            if not config.power_target:
+                raise ValueError(f"{miner} is on/off only: it takes no power target")
+            if not math.isfinite(power_w) or not (
+                config.min_power_w <= power_w <= config.max_power_w
+            ):
+                raise ValueError(
+                    f"power_w {power_w:g} W is outside {miner}'s limits "
+                    f"[{config.min_power_w:g}, {config.max_power_w:g}] W"
+                )
+        previous = memory.manual or ManualOverride()
+        memory.manual = ManualOverride(
+            running=previous.running if running is None else running,
+            power_w=previous.power_w if power_w is None else power_w,
+        )
 
     def release(self, miner: str) -> None:
         """Hand a miner back to the controller."""
-        raise NotImplementedError
+        memory = self._lookup(miner)
+        memory.manual = None
+        memory.start_timer.reset()
+        memory.stop_timer.reset()
+        memory.reason = "released to the controller"
+
+    def is_manual(self, miner: str) -> bool:
+        return self._lookup(miner).manual is not None
+
+    def _lookup(self, miner: str) -> MinerMemory:
+        try:
+            return self._memory[miner]
+        except KeyError:
+            raise ValueError(f"unknown miner {miner!r}") from None
+
+    # ----------------------------------------------------------------------- the tick
 
     def tick(self, snapshot: Snapshot) -> Decision:
-        raise NotImplementedError
+        now = snapshot.time
+        control = self.control
+        stop_soc = stop_soc_for(control, snapshot.forecast, now)
+        self._heat.update(snapshot.room_temperatures_c)
+
+        live: list[tuple[MinerMemory, MinerState]] = []
+        for memory in self._ordered:
+            state = snapshot.miners.get(memory.name)
+            if state is None:
+                memory.reason = "no telemetry: skipped"
+            elif not state.status.is_available:
+                memory.reason = f"{state.status.value}: skipped"
+            else:
+                memory.observe(state, now)
+                live.append((memory, state))
+
+        if self.mode is Mode.OFF:
+            commands = self._all_stopped(live, now, "mode off")
+            return self._decision(now, commands, 0.0, None, stop_soc, "mode off")
+
+        energy = snapshot.energy
+        if energy is None:
+            return self._safe(live, now, stop_soc, "no energy data")
+        age = now - energy.timestamp
+        if age > control.stale_after_s:
+            return self._safe(live, now, stop_soc, f"energy data stale ({age:.0f} s old)")
+
+        draw = 0.0
+        unconfirmed = 0.0
+        ramping = False
+        for memory, state in live:
+            draw += state.power_w
+            if memory.intent:
+                committed = self._committed_w(memory)
+                unconfirmed += max(0.0, committed - state.power_w)
+                ramping = ramping or state.status is MinerStatus.STARTING
+        ramping = ramping or unconfirmed > control.margin_w
+        estimate = estimate_surplus(
+            energy, control, miners_draw_w=draw, unconfirmed_w=unconfirmed, ramping=ramping
+        )
+        if estimate is None:
+            return self._safe(live, now, stop_soc, "energy reading lacks grid/battery power")
+
+        battery = battery_budget(energy, control, stop_soc)
+        margin = 0.0 if estimate.hidden else control.margin_w
+        available = estimate.estimate_w - battery.charge_reserve_w - margin
+        pools = Pools(
+            keep_w=available + battery.allowance_keep_w,
+            start_w=available + battery.allowance_start_w,
+        )
+        zones = self._heat.budgets(
+            soc_pct=battery.soc_pct, stop_soc_pct=stop_soc, economics=self.economics
+        )
+        exportable = estimate.kind is SiteKind.GRID_TIED and energy.pv_curtailed is not True
+
+        fixed: list[tuple[MinerMemory, MinerState, bool, float | None, str]] = []
+        candidates: list[Candidate] = []
+        for memory, state in live:
+            if memory.manual is not None or self.mode is Mode.MANUAL:
+                running, target, reason = self._manual_plan(memory, state)
+                if running:
+                    pools.used_w += self._claim_w(memory, target or memory.target_w)
+                fixed.append((memory, state, running, target, reason))
+                continue
+            low, high = target_limits(memory.config, state)
+            heat = self._heat.wants_heat(memory.name)
+            zone_name = self._heat.zone_of.get(memory.name)
+            candidates.append(
+                Candidate(
+                    memory=memory,
+                    state=state,
+                    low_w=low,
+                    high_w=high,
+                    claim_w=low if memory.config.power_target else memory.config.nominal_power_w,
+                    gated=exportable
+                    and not beats_export(
+                        memory.config, self.economics, self.heating, heat_wanted=heat
+                    ),
+                    zone=zones.get(zone_name) if zone_name is not None else None,
+                )
+            )
+
+        situation = Situation(
+            now=now,
+            control=control,
+            at_floor=battery.at_floor,
+            floor_breached=battery.floor_breached,
+            probe_start_ok=self._probe_start_ok(estimate.hidden, ramping, battery, candidates),
+        )
+        allocate(candidates, pools, situation)
+        for c in candidates:
+            if c.gated and not c.running:
+                c.reason += " (economics: export pays more)"
+            elif c.gated:
+                c.reason += " (economics gate: export pays more)"
+
+        if battery.floor_breached and pools.used_w > pools.keep_w:
+            fixed = self._enforce_floor(fixed, pools)
+
+        commands: list[Command] = []
+        for c in candidates:
+            commands += emit(
+                c.memory,
+                c.state,
+                running=c.running,
+                target_w=c.target_w,
+                reason=c.reason,
+                now=now,
+                control=control,
+                count_start=c.count_start,
+            )
+        for memory, state, running, target, reason in fixed:
+            commands += emit(
+                memory,
+                state,
+                running=running,
+                target_w=target,
+                reason=reason,
+                now=now,
+                control=control,
+                count_start=False,
+            )
+
+        reported = max(0.0, available + pools.probe_start_w)
+        soc = f", SoC {battery.soc_pct:.0f}% (stop {stop_soc:.0f}%)" if battery.has_battery else ""
+        hidden = ", battery full: probing" if estimate.hidden else ""
+        summary = (
+            f"{self.mode.value}: surplus {estimate.surplus_w:.0f} W, "
+            f"available {reported:.0f} W{soc}{hidden}"
+        )
+        return self._decision(now, commands, reported, estimate.surplus_w, stop_soc, summary)
+
+    # -------------------------------------------------------------------- helpers
+
+    def _committed_w(self, memory: MinerMemory) -> float:
+        config = memory.config
+        if config.power_target and memory.target_w is not None:
+            return memory.target_w
+        return config.nominal_power_w
+
+    def _claim_w(self, memory: MinerMemory, target: float | None) -> float:
+        if memory.config.power_target and target is not None:
+            return target
+        return memory.config.nominal_power_w
+
+    def _manual_plan(
+        self, memory: MinerMemory, state: MinerState
+    ) -> tuple[bool, float | None, str]:
+        override = memory.manual
+        config = memory.config
+        if override is None:
+            # Left as it is: no target either, so nothing is re-sent.
+            return bool(memory.intent), None, "manual mode: left as it is"
+        running = bool(memory.intent) if override.running is None else override.running
+        target: float | None = None
+        if config.power_target:
+            low, high = target_limits(config, state)
+            wanted = override.power_w
+            if wanted is None:
+                wanted = memory.target_w if memory.target_w is not None else config.nominal_power_w
+            target = clamp(wanted, low, high)
+        what = "run" if running else "stop"
+        power = f" at {target:.0f} W" if running and target is not None else ""
+        return running, target, f"manual: {what}{power}"
+
+    def _probe_start_ok(
+        self,
+        hidden: bool,
+        ramping: bool,
+        battery: BatteryBudget,
+        candidates: Sequence[Candidate],
+    ) -> bool:
+        """A start on a hidden surplus: battery full, nothing ramping, no target left to raise."""
+        if not hidden or ramping or battery.soc_pct is None:
+            return False
+        if battery.soc_pct < self.control.start_soc_pct:
+            return False
+        for c in candidates:
+            if (
+                c.memory.intent
+                and c.memory.config.power_target
+                and (c.memory.target_w or 0.0) < c.high_w - self.control.power_deadband_w
+            ):
+                return False
+        return True
+
+    def _enforce_floor(
+        self,
+        fixed: list[tuple[MinerMemory, MinerState, bool, float | None, str]],
+        pools: Pools,
+    ) -> list[tuple[MinerMemory, MinerState, bool, float | None, str]]:
+        """Stop manual miners, lowest priority first, until the battery stops draining."""
+        result = list(fixed)
+        for index in range(len(result) - 1, -1, -1):
+            if pools.used_w <= pools.keep_w:
+                break
+            memory, state, running, target, _ = result[index]
+            if not running:
+                continue
+            pools.used_w -= self._claim_w(memory, target)
+            if memory.manual is not None:
+                memory.manual = ManualOverride(running=False, power_w=memory.manual.power_w)
+            result[index] = (
+                memory,
+                state,
+                False,
+                None,
+                "battery at stop SoC and discharging: manual run cancelled",
+            )
+        return result
+
+    def _all_stopped(
+        self, live: list[tuple[MinerMemory, MinerState]], now: float, reason: str
+    ) -> list[Command]:
+        commands: list[Command] = []
+        for memory, state in live:
+            memory.start_timer.reset()
+            memory.stop_timer.reset()
+            commands += emit(
+                memory,
+                state,
+                running=False,
+                target_w=None,
+                reason=reason,
+                now=now,
+                control=self.control,
+                count_start=False,
+            )
+        return commands
+
+    def _safe(
+        self,
+        live: list[tuple[MinerMemory, MinerState]],
+        now: float,
+        stop_soc: float,
+        why: str,
+    ) -> Decision:
+        """Never mine blind: the configured safe action for every miner, at once."""
+        action = self.control.safe_action
+        reason = f"{why}: safe action {action}"
+        commands: list[Command] = []
+        for memory, state in live:
+            memory.start_timer.reset()
+            memory.stop_timer.reset()
+            keep = action == "min_power" and memory.config.power_target and bool(memory.intent)
+            target = target_limits(memory.config, state)[0] if keep else None
+            commands += emit(
+                memory,
+                state,
+                running=keep,
+                target_w=target,
+                reason=reason,
+                now=now,
+                control=self.control,
+                count_start=False,
+            )
+        return self._decision(now, commands, 0.0, None, stop_soc, reason)
+
+    def _decision(
+        self,
+        now: float,
+        commands: list[Command],
+        available: float,
+        surplus: float | None,
+        stop_soc: float,
+        reason: str,
+    ) -> Decision:
+        commands.sort(key=lambda c: _ACTION_ORDER[c.action])
+        return Decision(
+            time=now,
+            commands=tuple(commands),
+            available_power_w=available,
+            surplus_w=surplus,
+            stop_soc_pct=stop_soc,
+            reason=reason,
+            miner_reasons={memory.name: memory.reason for memory in self._ordered},
+        )

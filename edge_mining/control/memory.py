@@ -1,0 +1,79 @@
+"""What the controller remembers about each miner between ticks, and how it reads telemetry.
+
+The controller's *intent* (running or not) is what its timers count from. Telemetry is the
+truth about the miner: STARTING/MINING count as running; PAUSED/STOPPING as stopped;
+UNREACHABLE/ERROR as unavailable (skipped, its power not counted).
+
+- A command the miner has not followed yet is *pending*: it is sent again only after
+  ``command_retry_s`` (so the daemon is not spammed, yet a lost command is not lost forever).
+- A miner that followed a command and later changed state by itself (a user's web UI, a fault,
+  a power cut) is *adopted*: an outside stop starts its minimum off-time; an outside start
+  does not get minimum on-time protection (the controller did not decide it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edge_mining.config import MinerConfig
+from edge_mining.control.timers import DailyCounter, HoldTimer
+from edge_mining.model import Action, MinerState
+
+
+@dataclass(slots=True)
+class ManualOverride:
+    """A user's explicit command; holds until released."""
+
+    running: bool | None = None
+    power_w: float | None = None
+
+
+@dataclass(slots=True)
+class MinerMemory:
+    config: MinerConfig
+    # Position in the fill order (0 first).
+    rank: int
+    intent: bool | None = None  # None until the first telemetry
+    followed: bool = True
+    last_command: Action | None = None
+    last_command_at: float | None = None
+    on_since: float | None = None
+    off_since: float | None = None
+    target_w: float | None = None
+    target_changed_at: float | None = None
+    target_sent_at: float | None = None
+    start_timer: HoldTimer = field(default_factory=HoldTimer)
+    stop_timer: HoldTimer = field(default_factory=HoldTimer)
+    starts: DailyCounter = field(default_factory=DailyCounter)
+    manual: ManualOverride | None = None
+    reason: str = "waiting for telemetry"
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def observe(self, state: MinerState, now: float) -> None:
+        """Reconcile the intent with this tick's telemetry."""
+        running = state.status.is_running
+        if self.intent is None:
+            self.intent = running
+            self.followed = True
+            if running and self.config.power_target:
+                reported = state.power_target_w or state.power_w or self.config.nominal_power_w
+                self.target_w = reported
+            return
+        if running == self.intent:
+            self.followed = True
+            return
+        if self.followed:
+            # It did what we asked, then changed by itself: adopt what it is doing.
+            self.intent = running
+            self.start_timer.reset()
+            self.stop_timer.reset()
+            if running:
+                self.on_since = None
+                if self.config.power_target:
+                    self.target_w = state.power_target_w or state.power_w or self.target_w
+            else:
+                self.off_since = now
+            self.reason = "started outside the controller" if running else "stopped outside"

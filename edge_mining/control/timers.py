@@ -1,0 +1,61 @@
+"""Timers that only read the time they are given: conditions held for a delay, daily counts."""
+
+from __future__ import annotations
+
+SECONDS_PER_DAY = 86400.0
+
+
+def utc_day(now: float) -> int:
+    """The calendar day (UTC) of an epoch time: the unit of ``max_starts_per_day``."""
+    return int(now // SECONDS_PER_DAY)
+
+
+def elapsed(since: float | None, now: float) -> float:
+    """Seconds since ``since``; infinite when the event never happened (no constraint)."""
+    if since is None:
+        return float("inf")
+    return now - since
+
+
+class HoldTimer:
+    """How long a condition has held *continuously*. Breaking it once resets the timer."""
+
+    __slots__ = ("_since",)
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+
+    def update(self, condition: bool, now: float) -> float:
+        """Feed this tick's truth value; returns how long it has held (0 when it does not)."""
+        if not condition:
+            self._since = None
+            return 0.0
+        if self._since is None:
+            self._since = now
+        return now - self._since
+
+    def held_for(self, now: float) -> float:
+        return 0.0 if self._since is None else now - self._since
+
+    def reset(self) -> None:
+        self._since = None
+
+
+class DailyCounter:
+    """Counts events per UTC calendar day; the count starts again at 00:00 UTC."""
+
+    __slots__ = ("_day", "_count")
+
+    def __init__(self) -> None:
+        self._day = -1
+        self._count = 0
+
+    def count(self, now: float) -> int:
+        return self._count if utc_day(now) == self._day else 0
+
+    def add(self, now: float) -> None:
+        day = utc_day(now)
+        if day != self._day:
+            self._day = day
+            self._count = 0
+        self._count += 1
