@@ -232,6 +232,10 @@ class ControlConfig(_Section):
     probe_step_w: float = Field(200.0, gt=0)
     # Headroom kept unused to absorb noise (W).
     margin_w: float = Field(100.0, ge=0)
+    # Power-target changes smaller than this are not sent (W).
+    power_deadband_w: float = Field(50.0, ge=0)
+    # A command the miner's status has not followed is sent again after this long (s).
+    command_retry_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> ControlConfig:
