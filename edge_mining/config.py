@@ -137,6 +137,8 @@ class MqttSourceConfig(_Section):
     battery_soc: TopicQuantity | None = None
     battery_power: TopicQuantity | None = None
     grid_power: TopicQuantity | None = None
+    # A value older than this is dropped (the device stopped publishing).
+    max_age_s: float = Field(120.0, gt=0)
 
 
 EnergySourceConfig = Annotated[
@@ -322,6 +324,8 @@ class HeatingZone(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
     temperature_entity: str | None = None
     temperature_topic: str | None = None
+    # Dot path into a JSON payload (zigbee2mqtt: "temperature"); None: plain number.
+    temperature_json_path: str | None = None
     setpoint_c: float = Field(20.0, ge=5, le=30)
     hysteresis_c: float = Field(0.5, gt=0, le=5)
     miners: list[str] = Field(min_length=1)

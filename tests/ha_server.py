@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from loopback_http import LoopbackHttpServer, Reply, Request
+from tests.loopback_http import LoopbackHttpServer, Reply, Request
 
 
 def state_object(entity_id: str, state: str, attributes: dict[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from loopback_http import Reply, Request, serving
 
 from edge_mining.clock import ManualClock
 from edge_mining.config import ForecastConfig, ForecastPlane
 from edge_mining.devices.base import DeviceAuthError, DeviceUnavailable, ForecastSource
 from edge_mining.devices.forecast_solar import ForecastSolarSource, api_azimuth
+from tests.loopback_http import Reply, Request, serving
 
 TZ = ZoneInfo("Europe/Amsterdam")
 DAY1 = date(2024, 4, 27)

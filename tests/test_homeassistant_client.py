@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from ha_server import running_home_assistant
-from loopback_http import Reply
 
 from edge_mining.config import HomeAssistantConfig
 from edge_mining.devices.base import DeviceAuthError, DeviceError, DeviceUnavailable
@@ -18,6 +16,8 @@ from edge_mining.devices.homeassistant import (
     RequestTimeout,
     resolve_endpoint,
 )
+from tests.ha_server import running_home_assistant
+from tests.loopback_http import Reply
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.long-lived.token"
 

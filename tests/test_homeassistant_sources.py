@@ -6,8 +6,6 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from ha_server import running_home_assistant
-from loopback_http import Reply
 
 from edge_mining.clock import ManualClock
 from edge_mining.config import (
@@ -27,6 +25,8 @@ from edge_mining.devices.homeassistant import (
     HomeAssistantEnergySource,
     HomeAssistantForecastSource,
 )
+from tests.ha_server import running_home_assistant
+from tests.loopback_http import Reply
 
 TOKEN = "token-1234567890"
 NOW = datetime(2024, 4, 27, 10, 20, tzinfo=UTC).timestamp()

@@ -1,0 +1,222 @@
+"""One MQTT connection that follows a few topics (and publishes commands), for device drivers.
+
+Devices that publish to MQTT themselves (OpenDTU, Shelly, Tasmota, Victron's dbus-mqtt,
+zigbee2mqtt thermometers) are read by subscribing; the latest payload per topic is kept and
+handed to a callback as it arrives. The connection is owned by a background task that
+reconnects with backoff; failures are reported once per kind.
+
+Numbers are picked out of payloads with :func:`extract_number`: a plain number ("1234.5"),
+or a dot path into a JSON object (``ENERGY.Power`` for Tasmota, ``total.power`` for OpenDTU,
+``inverters.0.power`` or ``inverters[0].power`` into lists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import secrets
+import ssl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from edge_mining.clock import Clock, WallClock
+from edge_mining.config import MqttConfig
+from edge_mining.devices.base import DeviceUnavailable
+from edge_mining.devices.failures import FailureReporter
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_S = 1.0
+RECONNECT_MAX_S = 30.0
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+class PayloadError(ValueError):
+    """The payload does not hold a number where configured."""
+
+
+def extract_value(payload: bytes, json_path: str | None) -> Any:
+    """The payload's value at ``json_path`` (the whole payload when None)."""
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise PayloadError("payload is not UTF-8 text") from None
+    if json_path is None:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    try:
+        node: Any = json.loads(text)
+    except ValueError:
+        raise PayloadError(f"payload is not JSON (looking for {json_path})") from None
+    for key in _INDEX.sub(r".\1", json_path).split("."):
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            raise PayloadError(f"no {json_path} in the payload (missing {key!r})")
+    return node
+
+
+def extract_number(payload: bytes, json_path: str | None) -> float:
+    """A finite number from the payload (plain text number or JSON path)."""
+    value = extract_value(payload, json_path)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PayloadError(f"{json_path or 'payload'} is not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise PayloadError(
+            f"{json_path or 'payload'} {str(value)[:40]!r} is not a number"
+        ) from None
+    if not math.isfinite(number):
+        raise PayloadError(f"{json_path or 'payload'} is not a finite number")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    payload: bytes
+    received_at: float
+
+
+MessageCallback = Callable[[str, bytes, float], None]
+
+
+def tls_context(config: MqttConfig) -> ssl.SSLContext | None:
+    if not (config.tls or config.ca_file or config.client_cert_file):
+        return None
+    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    if config.client_cert_file:
+        context.load_cert_chain(
+            str(config.client_cert_file),
+            str(config.client_key_file) if config.client_key_file else None,
+        )
+    return context
+
+
+def _failure_kind(error: aiomqtt.MqttError) -> str:
+    text = str(error).lower()
+    if "not authori" in text or "bad user" in text or "bad username" in text:
+        return "auth"
+    return "unreachable"
+
+
+class TopicWatcher:
+    """Subscribes to ``topics`` on the broker of ``mqtt`` and keeps the latest payloads."""
+
+    def __init__(
+        self,
+        mqtt: MqttConfig,
+        topics: Iterable[str],
+        *,
+        purpose: str,
+        on_message: MessageCallback | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not mqtt.host:
+            raise ValueError("mqtt.host is not set (needed to read devices over MQTT)")
+        self._config = mqtt
+        self.topics = tuple(dict.fromkeys(topics))
+        self.purpose = purpose
+        self._on_message = on_message
+        self._clock = clock or WallClock()
+        # Unique per connection: a broker drops an older client that reuses an id.
+        self.client_id = f"edge-mining-{purpose}-{secrets.token_hex(3)}"
+        self._latest: dict[str, Latest] = {}
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.failures = FailureReporter(f"MQTT ({purpose})", log)
+
+    def latest(self, topic: str) -> Latest | None:
+        return self._latest.get(topic)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Start the connection task (idempotent; needs a running event loop)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"mqtt-{self.purpose}")
+
+    async def wait_connected(self, timeout_s: float) -> bool:
+        self.start()
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        client = self._client
+        if client is None or not self.connected:
+            raise DeviceUnavailable(f"MQTT broker {self._config.host} is not connected")
+        try:
+            await client.publish(topic, payload, qos=1, retain=retain)
+        except aiomqtt.MqttError as error:
+            raise DeviceUnavailable(f"MQTT publish to {topic} failed: {error}") from None
+
+    def _make_client(self) -> aiomqtt.Client:
+        config = self._config
+        v5 = config.protocol == "5"
+        return aiomqtt.Client(
+            config.host or "",
+            config.port,
+            username=config.username,
+            password=config.password.get_secret_value() if config.password else None,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            clean_session=None if v5 else True,
+            keepalive=config.keepalive_s,
+            tls_context=tls_context(config),
+            timeout=10.0,
+        )
+
+    async def _run(self) -> None:
+        delay = RECONNECT_MIN_S
+        while True:
+            try:
+                async with self._make_client() as client:
+                    for topic in self.topics:
+                        await client.subscribe(topic, qos=1)
+                    self._client = client
+                    self._connected.set()
+                    self.failures.recovered()
+                    delay = RECONNECT_MIN_S
+                    async for message in client.messages:
+                        payload = message.payload
+                        if isinstance(payload, str):
+                            payload = payload.encode()
+                        elif not isinstance(payload, bytes | bytearray):
+                            payload = b"" if payload is None else str(payload).encode()
+                        self._received(str(message.topic), bytes(payload))
+            except aiomqtt.MqttError as error:
+                where = f"{self._config.host}:{self._config.port}"
+                self.failures.report(_failure_kind(error), f"broker {where}: {error}")
+            finally:
+                self._client = None
+                self._connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+    def _received(self, topic: str, payload: bytes) -> None:
+        now = self._clock.now()
+        self._latest[topic] = Latest(payload, now)
+        if self._on_message is not None:
+            self._on_message(topic, payload, now)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
