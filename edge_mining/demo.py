@@ -1,0 +1,272 @@
+"""``edge-mining demo``: a simulated site, time-accelerated, with a live console view.
+
+The demo runs the real daemon and the real controller against the plant simulator and
+simulated miners (``sim/``), on a :class:`~edge_mining.clock.ScaledClock`. Simulated time starts
+on the 21st of June of the current year at ``--start-hour`` (UTC, which is also the plant's
+solar time). ``--config FILE`` runs a site file instead of the built-in demo site.
+
+Options that bring in emulators or a broker (``--inverter emulated``, ``--miners emulated``,
+``--solaredge``, ``--mqtt``) go through the ``setup_*`` hooks below: each receives the site and
+returns the site to run (for example with the energy source pointed at an emulator it started
+inside ``stack``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from edge_mining.clock import Clock, ScaledClock
+from edge_mining.config import ConfigError, SiteConfig, load_config, parse_config
+from edge_mining.model import Decision, MinerStatus
+
+DEMO_SITE: dict[str, Any] = {
+    "name": "Edge Mining demo",
+    "energy_source": {
+        "type": "simulated",
+        "plant": {
+            "pv_kwp": 5.0,
+            "pv_cloud_noise": 0.15,
+            "battery_kwh": 10.0,
+            "battery_initial_soc_pct": 85.0,
+            "house_load_kwh_per_year": 4000.0,
+            "latitude": 45.0,
+            "grid_connected": True,
+        },
+    },
+    "miners": [
+        {
+            "name": "s19jpro",
+            "min_power_w": 1200,
+            "max_power_w": 3300,
+            "nominal_hashrate_ths": 100,
+            "nominal_power_w": 3050,
+        },
+        {
+            "name": "s9",
+            "min_power_w": 700,
+            "max_power_w": 1400,
+            "nominal_hashrate_ths": 13.5,
+            "nominal_power_w": 1300,
+        },
+        {
+            "name": "nano3",
+            "min_power_w": 140,
+            "max_power_w": 140,
+            "nominal_hashrate_ths": 4,
+            "nominal_power_w": 140,
+            "power_target": False,
+        },
+    ],
+    # Shorter delays than the defaults so that an accelerated half hour shows decisions.
+    "control": {"start_delay_s": 60, "stop_delay_s": 60, "min_on_s": 300, "min_off_s": 180},
+    "mqtt": {"enabled": False},
+}
+
+LINE_EVERY_SIM_S = 60.0
+LINE_EVERY_WALL_S = 0.5
+
+
+class DemoOptionUnavailable(Exception):
+    """A demo option whose parts are not in this build."""
+
+
+# ---------------------------------------------------------------------------------- hooks
+
+
+async def setup_emulated_inverter(
+    args: argparse.Namespace, site: SiteConfig, plant: Any, clock: Clock, stack: AsyncExitStack
+) -> SiteConfig:
+    """``--inverter emulated``: serve the plant through a PI30 emulator on a pseudo-terminal
+    and read it with the Voltronic driver (edge_mining/sim/pi30_emulator.py)."""
+    raise DemoOptionUnavailable(
+        "--inverter emulated is not available yet (needs the PI30 emulator and driver)"
+    )
+
+
+async def setup_emulated_miners(
+    args: argparse.Namespace, site: SiteConfig, plant: Any, clock: Clock, stack: AsyncExitStack
+) -> SiteConfig:
+    """``--miners emulated``: BraiinsOS emulators on loopback, driven through pyasic
+    (edge_mining/sim/braiins_emulator.py)."""
+    raise DemoOptionUnavailable(
+        "--miners emulated is not available yet (needs the BraiinsOS emulator and driver)"
+    )
+
+
+async def setup_solaredge(
+    args: argparse.Namespace, site: SiteConfig, plant: Any, clock: Clock, stack: AsyncExitStack
+) -> SiteConfig:
+    """``--solaredge``: serve the plant over Modbus TCP as a SolarEdge inverter
+    (edge_mining/sim/solaredge_emulator.py) and read it with the SolarEdge driver."""
+    raise DemoOptionUnavailable(
+        "--solaredge is not available yet (needs the SolarEdge emulator and driver)"
+    )
+
+
+async def setup_mqtt(
+    args: argparse.Namespace, site: SiteConfig, stack: AsyncExitStack
+) -> SiteConfig:
+    """``--mqtt HOST:PORT|embedded``: publish the demo site to a broker with discovery and obey
+    its commands (the daemon starts the bridge when ``site.mqtt`` has a host)."""
+    raise DemoOptionUnavailable("--mqtt is not available yet (needs the MQTT bridge)")
+
+
+# -------------------------------------------------------------------------------- console
+
+
+def _kw(watts: float | None) -> str:
+    return "  ?  " if watts is None else f"{watts / 1000:5.2f}"
+
+
+class Console:
+    """The live view: one line per simulated minute (at most two per wall second), plus every
+    command the controller sends, with its reason."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+        self.lines = 0
+        self.commands = 0
+        self._last_sim: float | None = None
+        self._last_wall = 0.0
+        self._last_decision: Decision | None = None
+        self.daemon: Any = None
+
+    def attach(self, daemon: Any) -> None:
+        self.daemon = daemon
+        daemon.add_listener(self.on_state)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def on_state(self, state: Any) -> None:
+        decision: Decision | None = state.decision
+        stamp = datetime.fromtimestamp(state.time, UTC).strftime("%H:%M:%S")
+        if decision is not None and decision is not self._last_decision:
+            self._last_decision = decision
+            for command in decision.commands:
+                self.commands += 1
+                self._print(f"{stamp}  >> {command}")
+        wall = time.monotonic()
+        if self._last_sim is not None and (
+            state.time - self._last_sim < LINE_EVERY_SIM_S
+            or wall - self._last_wall < LINE_EVERY_WALL_S
+        ):
+            return
+        self._last_sim = state.time
+        self._last_wall = wall
+        self.lines += 1
+        self._print(self.format(state, stamp))
+
+    @staticmethod
+    def format(state: Any, stamp: str) -> str:
+        e = state.energy
+        parts = [stamp]
+        if e is None or state.energy_stale:
+            parts.append("energy data STALE")
+        else:
+            soc = "  ?  " if e.battery_soc_pct is None else f"{e.battery_soc_pct:5.1f}%"
+            parts.append(
+                f"PV {_kw(e.total_pv_power_w)} kW  load {_kw(e.load_power_w)} kW  "
+                f"SoC {soc} ({_kw(e.battery_power_w)} kW)"
+                + ("" if e.grid_power_w is None else f"  grid {_kw(e.grid_power_w)} kW")
+            )
+        miners = []
+        for name, m in state.miners.items():
+            if m.status in (MinerStatus.MINING, MinerStatus.STARTING, MinerStatus.STOPPING):
+                miners.append(f"{name} {m.status.value} {_kw(m.power_w).strip()} kW")
+            else:
+                miners.append(f"{name} {m.status.value}")
+        parts.append(", ".join(miners))
+        decision = state.decision
+        parts.append(f"[{state.mode.value}] " + (decision.reason if decision else "no decision"))
+        return " | ".join(parts)
+
+    def summary(self, state: Any, sim_hours: float) -> str:
+        c = state.counters
+        return (
+            f"demo ended after {sim_hours:.1f} simulated hours: PV {c.pv_kwh:.1f} kWh, "
+            f"mined {c.mined_kwh:.2f} kWh, estimated earnings {c.earnings:.4f}, "
+            f"{self.commands} command(s)"
+        )
+
+
+# ----------------------------------------------------------------------------------- main
+
+
+def demo_start(start_hour: float, now: datetime | None = None) -> float:
+    """Epoch seconds of the 21st of June (this year) at ``start_hour`` UTC."""
+    year = (now or datetime.now(UTC)).year
+    return datetime(year, 6, 21, tzinfo=UTC).timestamp() + start_hour * 3600.0
+
+
+def demo_site(state_dir: Path) -> SiteConfig:
+    return parse_config({**DEMO_SITE, "state_dir": str(state_dir)}, environ={})
+
+
+def main(args: argparse.Namespace) -> int:
+    if not 0 <= args.start_hour < 24:
+        print("demo: --start-hour must be between 0 and 24", file=sys.stderr)
+        return 2
+    if getattr(args, "log_level", None) is None:
+        # The console view already shows every command; keep the log for warnings.
+        logging.getLogger().setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="edge-mining-demo-") as scratch:
+        try:
+            site = load_config(args.config) if args.config else demo_site(Path(scratch))
+        except ConfigError as error:
+            from edge_mining.cli import print_config_problems
+
+            print_config_problems(error.problems)
+            return 2
+        clock = ScaledClock(start=demo_start(args.start_hour), speed=args.speed)
+        return asyncio.run(_run(args, site, clock))
+
+
+async def _run(args: argparse.Namespace, site: SiteConfig, clock: ScaledClock) -> int:
+    from edge_mining.cli import print_config_problems
+    from edge_mining.devices.factory import build_plant, needs_plant
+    from edge_mining.service import serve
+
+    plant = build_plant(site, clock.now()) if needs_plant(site) else None
+    console = Console()
+    async with AsyncExitStack() as stack:
+        try:
+            if args.inverter == "emulated":
+                site = await setup_emulated_inverter(args, site, plant, clock, stack)
+            if args.solaredge:
+                site = await setup_solaredge(args, site, plant, clock, stack)
+            if args.miners == "emulated":
+                site = await setup_emulated_miners(args, site, plant, clock, stack)
+            if args.mqtt:
+                site = await setup_mqtt(args, site, stack)
+        except DemoOptionUnavailable as error:
+            print(f"demo: {error}", file=sys.stderr)
+            return 2
+        begin = datetime.fromtimestamp(clock.now(), UTC)
+        print(
+            f"Edge Mining demo: {site.name}, {len(site.miners)} miner(s), "
+            f"{clock.speed:g}x speed, starting {begin:%Y-%m-%d %H:%M} UTC"
+            + (f", for {args.duration:g} s" if args.duration else ", Ctrl-C to stop"),
+            flush=True,
+        )
+        stop = asyncio.Event()
+        if args.duration:
+            asyncio.get_running_loop().call_later(args.duration, stop.set)
+        started = clock.now()
+        try:
+            await serve(site, clock=clock, stop=stop, plant=plant, on_daemon=console.attach)
+        except ConfigError as error:
+            print_config_problems(error.problems)
+            return 2
+    if console.daemon is not None:
+        print(console.summary(console.daemon.state, (clock.now() - started) / 3600.0), flush=True)
+    return 0
