@@ -1,0 +1,556 @@
+"""BraiinsOS miners (and other pyasic-supported miners) through pyasic.
+
+Backends, chosen by what pyasic detects:
+
+- ``boser`` (BraiinsOS+ 23.03 and later): telemetry from the cgminer-style API on 4028 in one
+  multi-command round trip (summary, devs, tunerstatus, temps, fans); commands on the gRPC API
+  on 50051 with pyasic's login token: pause/resume, power target with SAVE_AND_APPLY (the tuner
+  re-targets while mining continues; pyasic's own ``set_power_limit`` force-applies, which
+  restarts bosminer, so it is not used), clamped to the constraints the miner publishes and
+  confirmed by reading the active performance mode back.
+- ``bosminer`` (legacy BOSminer, no gRPC): the same telemetry; pause/resume on 4028. A power
+  target would need a config rewrite and a bosminer restart, so it is refused.
+- ``pyasic`` (any other miner pyasic knows, or ``driver: pyasic``): telemetry from pyasic's
+  ``get_data`` and on/off through ``stop_mining``/``resume_mining`` where pyasic supports them.
+
+The pyasic miner object is detected once and cached; it is detected again only after the miner
+became unreachable (it may come back with other firmware). ``read`` is bounded by
+``timeout_s`` and never raises for an unreachable miner: it reports UNREACHABLE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from grpclib import GRPCError, Status
+from pyasic.errors import APIError
+from pyasic.miners.backends import BOSer, BOSMiner
+from pyasic.miners.base import AnyMiner
+from pyasic.miners.data import DataOptions
+from pyasic.miners.factory import miner_factory
+from pyasic.web.braiins_os.proto.braiins.bos.v1 import MinerStatus as GrpcMinerStatus
+from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
+
+from edge_mining.clock import Clock, WallClock
+from edge_mining.config import MinerConfig
+from edge_mining.devices.base import (
+    CommandRejected,
+    DeviceAuthError,
+    DeviceError,
+    DeviceUnavailable,
+)
+from edge_mining.devices.miner_state import Observation, TransitionTracker
+from edge_mining.model import MinerState, MinerStatus
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["boser", "bosminer", "pyasic"]
+T = TypeVar("T")
+
+TELEMETRY_COMMAND = "summary+devs+tunerstatus+temps+fans"
+HEALTHY_CHAIN_STATES = frozenset(
+    {"Stable", "Testing performance profile", "Tuning individual chips"}
+)
+AUTH_STATUSES = frozenset({Status.UNAUTHENTICATED, Status.PERMISSION_DENIED})
+REFUSAL_STATUSES = frozenset(
+    {Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION, Status.OUT_OF_RANGE}
+)
+GENERIC_DATA = [
+    DataOptions.HASHRATE,
+    DataOptions.WATTAGE,
+    DataOptions.WATTAGE_LIMIT,
+    DataOptions.FANS,
+    DataOptions.HASHBOARDS,
+    DataOptions.ERRORS,
+    DataOptions.IS_MINING,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetConstraints:
+    """The power-target range the miner itself accepts."""
+
+    min_w: float
+    max_w: float
+    default_w: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    hashrate_5s_ths: float
+    power_w: float
+    power_target_w: float | None
+    temperature_c: float | None
+    fan_rpm: float | None
+    errors: tuple[str, ...]
+    mining_flag: bool | None = None
+
+
+class BraiinsMiner:
+    """A :class:`~edge_mining.devices.base.MinerDriver` on pyasic."""
+
+    def __init__(
+        self,
+        config: MinerConfig,
+        *,
+        clock: Clock | None = None,
+        timeout_s: float = 5.0,
+        start_timeout_s: float = 180.0,
+        stop_timeout_s: float = 60.0,
+    ) -> None:
+        if not config.host:
+            raise ValueError(f"miner {config.name}: host is required")
+        self.name = config.name
+        self.config = config
+        self.host = config.host
+        self.clock = clock or WallClock()
+        self.timeout_s = timeout_s
+        self.tracker = TransitionTracker(
+            start_timeout_s=start_timeout_s, stop_timeout_s=stop_timeout_s
+        )
+        self.backend: Backend | None = None
+        self.constraints: TargetConstraints | None = None
+        self.model: str | None = None
+        self.firmware: str | None = None
+        self.serial: str | None = None
+        self.detections = 0  # how many times pyasic detection ran (for tests and benchmarks)
+        self._miner: AnyMiner | None = None
+        self._lost = False  # unreachable since the last detection: detect again
+        self._detect_lock = asyncio.Lock()
+        self._auth_error: str | None = None
+        self._initial_flag: bool | None = None
+        self._last_target_w: float | None = None
+
+    def __repr__(self) -> str:
+        # Never the password.
+        return f"BraiinsMiner(name={self.name!r}, host={self.host!r}, backend={self.backend!r})"
+
+    @property
+    def label(self) -> str:
+        return f"miner {self.name} ({self.host})"
+
+    # ------------------------------------------------------------------------- reading
+
+    async def read(self) -> MinerState:
+        now = self.clock.now()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                miner = await self._detected()
+                if self._auth_error is not None and self.backend == "boser":
+                    await self._check_auth(miner)
+                telemetry = await self._poll(miner)
+        except TimeoutError:
+            return self._unreachable(now, f"no answer within {self.timeout_s:g} s")
+        except DeviceUnavailable as exc:
+            return self._unreachable(now, str(exc))
+        except DeviceError as exc:
+            return self._error(now, str(exc))
+        self._last_target_w = telemetry.power_target_w
+        flag = telemetry.mining_flag
+        if flag is None:
+            flag, self._initial_flag = self._initial_flag, None
+        observation = Observation(True, telemetry.hashrate_5s_ths, flag)
+        status, reason = self.tracker.observe(observation, now)
+        errors = telemetry.errors
+        if reason:
+            errors = (reason, *errors)
+        if self._auth_error:
+            status = MinerStatus.ERROR
+            errors = (self._auth_error, *errors)
+        constraints = self.constraints
+        return MinerState(
+            name=self.name,
+            timestamp=now,
+            status=status,
+            hashrate_ths=telemetry.hashrate_5s_ths,
+            power_w=telemetry.power_w,
+            power_target_w=telemetry.power_target_w,
+            target_min_w=constraints.min_w if constraints else None,
+            target_max_w=constraints.max_w if constraints else None,
+            temperature_c=telemetry.temperature_c,
+            fan_rpm=telemetry.fan_rpm,
+            errors=errors,
+            model=self.model,
+            firmware=self.firmware,
+            serial=self.serial,
+        )
+
+    def _unreachable(self, now: float, why: str) -> MinerState:
+        if not self._lost:
+            log.warning("%s is unreachable: %s", self.label, why)
+        self._lost = True
+        self.tracker.observe(Observation(False), now)
+        return MinerState(
+            name=self.name,
+            timestamp=now,
+            status=MinerStatus.UNREACHABLE,
+            errors=(why,),
+            model=self.model,
+            firmware=self.firmware,
+            serial=self.serial,
+        )
+
+    def _error(self, now: float, why: str) -> MinerState:
+        return MinerState(
+            name=self.name,
+            timestamp=now,
+            status=MinerStatus.ERROR,
+            errors=(why,),
+            model=self.model,
+            firmware=self.firmware,
+            serial=self.serial,
+        )
+
+    async def _poll(self, miner: AnyMiner) -> Telemetry:
+        if self.backend == "pyasic":
+            return await self._poll_generic(miner)
+        try:
+            data = await miner.rpc.send_command(TELEMETRY_COMMAND, allow_warning=False)
+        except APIError as exc:
+            raise DeviceUnavailable(f"{self.label}: cgminer API error: {exc}") from exc
+        except OSError as exc:
+            raise DeviceUnavailable(f"{self.label}: {exc}") from exc
+        if "summary" not in data:
+            # pyasic returns {} when the connection is refused.
+            raise DeviceUnavailable(f"{self.label}: no answer on the cgminer API (4028)")
+        try:
+            return parse_telemetry(data)
+        except (LookupError, TypeError, ValueError) as exc:
+            raise DeviceUnavailable(f"{self.label}: malformed cgminer API reply: {exc}") from exc
+
+    async def _poll_generic(self, miner: AnyMiner) -> Telemetry:
+        data = await miner.get_data(include=GENERIC_DATA)
+        if data.raw_hashrate is None and data.wattage is None:
+            raise DeviceUnavailable(f"{self.label}: pyasic returned no data")
+        hashrate = float(data.hashrate or 0.0) if data.is_mining else 0.0
+        temps = [b.chip_temp or b.temp for b in data.hashboards if (b.chip_temp or b.temp)]
+        fans = [f.speed for f in data.fans if f.speed is not None]
+        return Telemetry(
+            hashrate_5s_ths=hashrate,
+            power_w=float(data.wattage or 0.0),
+            power_target_w=float(data.wattage_limit) if data.wattage_limit else None,
+            temperature_c=float(max(temps)) if temps else None,
+            fan_rpm=sum(fans) / len(fans) if fans else None,
+            errors=tuple(str(e.error_message) for e in data.errors),
+            mining_flag=data.is_mining,
+        )
+
+    # ------------------------------------------------------------------------- detection
+
+    async def _detected(self) -> AnyMiner:
+        """The cached pyasic miner; detected on first use and after it was unreachable."""
+        if self._miner is not None and not self._lost:
+            return self._miner
+        async with self._detect_lock:
+            if self._miner is not None and not self._lost:
+                return self._miner
+            miner = await miner_factory.get_miner(self.host)
+            if miner is None:
+                raise DeviceUnavailable(f"{self.label}: no miner answers")
+            self.detections += 1
+            self._configure(miner)
+            self.tracker.forget()
+            self._miner = miner
+            self._lost = False
+            await self._describe(miner)
+            log.info("%s detected: %s, backend %s", self.label, self.model, self.backend)
+            return miner
+
+    def _configure(self, miner: AnyMiner) -> None:
+        password = self.config.password.get_secret_value() or "root"
+        web = getattr(miner, "web", None)
+        if web is not None:
+            web.username = self.config.username
+            web.pwd = password
+        if isinstance(miner, BOSer) and self.config.port:
+            web.port = self.config.port  # a non-standard gRPC port
+        if self.config.driver == "pyasic" or not isinstance(miner, BOSer | BOSMiner):
+            self.backend = "pyasic"
+        else:
+            self.backend = "boser" if isinstance(miner, BOSer) else "bosminer"
+        self.model = str(miner.model) if miner.model else None
+        self._auth_error = None
+
+    async def _describe(self, miner: AnyMiner) -> None:
+        """Static facts, fetched once per detection: constraints, firmware, serial, status."""
+        if self.backend == "bosminer":
+            # LuCI's bos/info (port 80) names the release; optional, so errors are ignored.
+            try:
+                self.firmware = firmware_name(await self._guard(miner.get_fw_ver()))
+            except (DeviceError, APIError, OSError):
+                self.firmware = None
+        if self.backend != "boser":
+            return
+        try:
+            await self._check_auth(miner)
+        except DeviceUnavailable as exc:
+            if _find_grpc_error(exc) is None and _caused_by(exc, ConnectionError):
+                # 4028 answers but gRPC does not: an old BOSminer on X19 hardware.
+                log.info("%s: no gRPC API, using the legacy BOSminer backend", self.label)
+                self.backend = "bosminer"
+                self._lost = False
+                return
+            raise
+
+    async def _check_auth(self, miner: AnyMiner) -> None:
+        """Fetch constraints and details over gRPC; sets or clears the authentication error."""
+        try:
+            constraints = await self._grpc(miner.web.get_constraints())
+            details = await self._grpc(miner.web.get_miner_details())
+        except DeviceAuthError as exc:
+            if self._auth_error is None:
+                log.error("%s", exc)
+            self._auth_error = str(exc)
+            return
+        self._auth_error = None
+        self.constraints = parse_constraints(constraints) or self.constraints
+        self.firmware = firmware_name(details.get("bosVersion", {}).get("current")) or self.firmware
+        self.serial = details.get("serialNumber") or self.serial
+        self._initial_flag = _mining_enabled(details)
+
+    # ------------------------------------------------------------------------- commands
+
+    async def _require(self) -> AnyMiner:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await self._detected()
+        except TimeoutError:
+            self._lost = True
+            raise DeviceUnavailable(
+                f"{self.label}: no answer within {self.timeout_s:g} s"
+            ) from None
+        except DeviceUnavailable:
+            self._lost = True
+            raise
+
+    async def start(self) -> None:
+        """Resume mining (BOSer: start bosminer first if it is not running)."""
+        miner = await self._require()
+        if self.backend == "boser":
+            details = await self._grpc(miner.web.get_miner_details())
+            if details.get("status") == GrpcMinerStatus.NOT_STARTED:
+                await self._grpc(miner.web.start())
+            await self._grpc(miner.web.resume_mining())
+        elif self.backend == "bosminer":
+            await self._rpc_action(miner, "resume")
+        else:
+            await self._generic_action(miner.resume_mining(), "resume")
+        self.tracker.command(True, self.clock.now())
+        log.info("%s: resume mining", self.label)
+
+    async def stop(self) -> None:
+        """Pause mining (never a power cut: the control board stays up)."""
+        miner = await self._require()
+        if self.backend == "boser":
+            await self._grpc(miner.web.pause_mining())
+        elif self.backend == "bosminer":
+            await self._rpc_action(miner, "pause")
+        else:
+            await self._generic_action(miner.stop_mining(), "pause")
+        self.tracker.command(False, self.clock.now())
+        log.info("%s: pause mining", self.label)
+
+    async def set_power_target(self, watts: float) -> float:
+        """Apply a power target without restarting mining; returns the target applied."""
+        if not self.config.power_target:
+            raise CommandRejected(f"{self.label}: configured without a power target")
+        miner = await self._require()
+        if self.backend == "bosminer":
+            raise CommandRejected(
+                f"{self.label}: legacy BOSminer can only change its power target by restarting;"
+                " upgrade to BraiinsOS 23.03 or later"
+            )
+        if self.backend == "pyasic":
+            return await self._set_generic_target(miner, watts)
+        if self.constraints is None:
+            await self._check_auth(miner)
+            if self._auth_error:
+                raise DeviceAuthError(self._auth_error)
+        wanted = self.clamp(watts)
+        if self._last_target_w is not None and abs(self._last_target_w - wanted) < 1:
+            return float(wanted)  # already there: no needless config write
+        reply = await self._grpc(
+            miner.web.set_power_target(wanted, save_action=SaveAction.SAVE_AND_APPLY)
+        )
+        mode = await self._grpc(miner.web.get_active_performance_mode())
+        try:
+            active = int(mode["tunerMode"]["powerTarget"]["powerTarget"]["watt"])
+        except (LookupError, TypeError, ValueError):
+            raise CommandRejected(
+                f"{self.label}: set {wanted} W but the active mode is not a power target ({reply})"
+            ) from None
+        if active != wanted:
+            raise CommandRejected(f"{self.label}: set {wanted} W but the miner runs {active} W")
+        self._last_target_w = float(active)
+        log.info("%s: power target %d W", self.label, active)
+        return float(active)
+
+    def clamp(self, watts: float) -> int:
+        """``watts`` inside the miner's constraints and the configured [min, max]."""
+        low, high = self.config.min_power_w, self.config.max_power_w
+        if self.constraints is not None:
+            low = max(low, self.constraints.min_w)
+            high = min(high, self.constraints.max_w)
+            if low > high:  # the configured range misses the miner's: the miner wins
+                low, high = self.constraints.min_w, self.constraints.max_w
+        return int(round(min(max(watts, low), high)))
+
+    async def _set_generic_target(self, miner: AnyMiner, watts: float) -> float:
+        wanted = self.clamp(watts)
+        ok = await self._generic_action(miner.set_power_limit(wanted), "set power limit")
+        del ok
+        limit = await self._guard(miner.get_wattage_limit())
+        if limit is None or abs(limit - wanted) >= 1:
+            raise CommandRejected(f"{self.label}: set {wanted} W but read back {limit}")
+        return float(limit)
+
+    async def close(self) -> None:
+        self._miner = None
+
+    # ------------------------------------------------------------------------- transport
+
+    async def _grpc(self, call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """Run one pyasic gRPC call, mapping failures onto the driver errors."""
+        try:
+            return await self._guard(call)
+        except DeviceError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    async def _guard(self, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await call
+        except TimeoutError:
+            self._lost = True
+            raise DeviceUnavailable(
+                f"{self.label}: no answer within {self.timeout_s:g} s"
+            ) from None
+
+    def _no_answer(self) -> DeviceUnavailable:
+        return DeviceUnavailable(f"{self.label}: no answer within {self.timeout_s:g} s")
+
+    def _translate(self, exc: BaseException) -> DeviceError:
+        grpc_error = _find_grpc_error(exc)
+        if grpc_error is not None:
+            message = grpc_error.message or grpc_error.status.name
+            if grpc_error.status in AUTH_STATUSES:
+                self._auth_error = (
+                    f"{self.label} refused the credentials of user {self.config.username!r}:"
+                    f" {message}"
+                )
+                return DeviceAuthError(self._auth_error)
+            if grpc_error.status in REFUSAL_STATUSES:
+                return CommandRejected(f"{self.label} refused the command: {message}")
+            return DeviceUnavailable(
+                f"{self.label}: gRPC error {grpc_error.status.name}: {message}"
+            )
+        self._lost = True
+        return DeviceUnavailable(f"{self.label}: {type(exc).__name__}: {exc}")
+
+    async def _rpc_action(self, miner: AnyMiner, command: Literal["pause", "resume"]) -> None:
+        try:
+            reply = await self._guard(miner.rpc.send_command(command))
+        except APIError as exc:
+            raise CommandRejected(f"{self.label} refused {command}: {exc}") from exc
+        except OSError as exc:
+            self._lost = True
+            raise DeviceUnavailable(f"{self.label}: {exc}") from exc
+        if command.upper() not in reply:
+            self._lost = True
+            raise DeviceUnavailable(f"{self.label}: no answer to {command} on 4028")
+
+    async def _generic_action(self, call: Awaitable[bool], what: str) -> bool:
+        try:
+            ok = await self._guard(call)
+        except (APIError, OSError) as exc:
+            raise DeviceUnavailable(f"{self.label}: {what} failed: {exc}") from exc
+        if not ok:
+            raise CommandRejected(f"{self.label}: pyasic could not {what} this miner")
+        return ok
+
+
+def firmware_name(version: str | None) -> str | None:
+    """``"2023-11-09-0-c5cdc1c5-23.10-plus"`` -> ``"BraiinsOS+ 23.10"`` (as is when unknown)."""
+    if not version:
+        return None
+    parts = version.split("-")
+    if len(parts) >= 6 and "." in parts[5]:
+        return f"BraiinsOS+ {parts[5]}" if version.endswith("plus") else f"BraiinsOS {parts[5]}"
+    if parts[0].replace(".", "").isdigit():
+        return f"BraiinsOS {version}"  # pyasic already shortened it
+    return version
+
+
+def _mining_enabled(details: dict[str, Any]) -> bool | None:
+    """The miner's own mining flag from GetMinerDetails (None when it does not say)."""
+    status = details.get("status")
+    if status is None:
+        return None
+    return status == GrpcMinerStatus.NORMAL
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    for _ in range(6):
+        if exc is None:
+            return False
+        if isinstance(exc, kind):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _find_grpc_error(exc: BaseException | None) -> GRPCError | None:
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, GRPCError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def parse_telemetry(data: dict[str, Any]) -> Telemetry:
+    """Telemetry from a ``summary+devs+tunerstatus+temps+fans`` multi-command reply."""
+    summary = data["summary"][0]["SUMMARY"][0]
+    hashrate = float(summary["MHS 5s"]) / 1e6
+    devs = data.get("devs", [{}])[0].get("DEVS", [])
+    if devs and not any(float(dev.get("MHS 5s", 0)) > 0 for dev in devs):
+        hashrate = 0.0
+    tuner = data.get("tunerstatus", [{}])[0].get("TUNERSTATUS", [{}])[0]
+    power = float(tuner.get("ApproximateMinerPowerConsumption", 0.0))
+    limit = tuner.get("PowerLimit")
+    errors = tuple(
+        f"hashboard {chain.get('HashchainIndex')}: {chain.get('Status')}"
+        for chain in tuner.get("TunerChainStatus", []) or []
+        if chain.get("Status") not in HEALTHY_CHAIN_STATES
+    )
+    temps = data.get("temps", [{}])[0].get("TEMPS", [])
+    chip_temps = [float(t["Chip"]) for t in temps if t.get("Chip") is not None]
+    fans = data.get("fans", [{}])[0].get("FANS", [])
+    rpms = [float(f["RPM"]) for f in fans if f.get("RPM") is not None]
+    return Telemetry(
+        hashrate_5s_ths=hashrate,
+        power_w=power,
+        power_target_w=float(limit) if limit is not None else None,
+        temperature_c=max(chip_temps) if chip_temps else None,
+        fan_rpm=sum(rpms) / len(rpms) if rpms else None,
+        errors=errors,
+    )
+
+
+def parse_constraints(reply: dict[str, Any]) -> TargetConstraints | None:
+    """The power-target constraints from a gRPC ``GetConstraints`` reply (camelCase dict)."""
+    try:
+        power = reply["tunerConstraints"]["powerTarget"]
+        low = float(power["min"].get("watt", 0))
+        high = float(power["max"]["watt"])
+        default = power.get("default", {}).get("watt")
+    except (LookupError, TypeError, ValueError):
+        return None
+    return TargetConstraints(low, high, float(default) if default is not None else None)
