@@ -117,7 +117,40 @@ async def setup_mqtt(
 ) -> SiteConfig:
     """``--mqtt HOST:PORT|embedded``: publish the demo site to a broker with discovery and obey
     its commands (the daemon starts the bridge when ``site.mqtt`` has a host)."""
-    raise DemoOptionUnavailable("--mqtt is not available yet (needs the MQTT bridge)")
+    from edge_mining.config import MqttConfig
+    from edge_mining.mqtt.broker import BrokerUnavailable, EmbeddedBroker, parse_broker_address
+
+    username, password = args.mqtt_username, args.mqtt_password
+    if args.mqtt == "embedded":
+        broker = EmbeddedBroker(username=username, password=password)
+        try:
+            broker.start()
+        except BrokerUnavailable as error:
+            raise DemoOptionUnavailable(f"--mqtt embedded: {error}") from None
+        stack.callback(broker.close)
+        host, port = broker.host, broker.port
+        print(f"embedded MQTT broker on {host}:{port}", flush=True)
+    else:
+        try:
+            host, port = parse_broker_address(args.mqtt)
+        except ValueError as error:
+            raise DemoOptionUnavailable(f"--mqtt: {error}") from None
+    mqtt = MqttConfig.model_validate(
+        {
+            **site.mqtt.model_dump(),
+            "enabled": True,
+            "host": host,
+            "port": port,
+            "username": username if username is not None else site.mqtt.username,
+            "password": password if password is not None else site.mqtt.password,
+        }
+    )
+    print(
+        f"publishing to MQTT {host}:{port}, base topic {mqtt.base_topic!r}, "
+        f"discovery prefix {mqtt.discovery_prefix!r}",
+        flush=True,
+    )
+    return site.model_copy(update={"mqtt": mqtt})
 
 
 # -------------------------------------------------------------------------------- console
