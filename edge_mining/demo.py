@@ -87,9 +87,19 @@ async def setup_emulated_inverter(
 ) -> SiteConfig:
     """``--inverter emulated``: serve the plant through a PI30 emulator on a pseudo-terminal
     and read it with the Voltronic driver (edge_mining/sim/pi30_emulator.py)."""
-    raise DemoOptionUnavailable(
-        "--inverter emulated is not available yet (needs the PI30 emulator and driver)"
-    )
+    from edge_mining.config import VoltronicSourceConfig
+    from edge_mining.sim.pi30_emulator import Pi30Emulator
+
+    if plant is None:
+        raise DemoOptionUnavailable("--inverter emulated needs a simulated plant to serve")
+    # No 2400-baud pacing: the demo's clock runs faster than a real serial line could follow.
+    # The emulator steps the shared plant to the clock's now, as the simulated source would.
+    emulator = Pi30Emulator(plant, clock=clock, step_plant=True)
+    await emulator.start()
+    stack.push_async_callback(emulator.stop)
+    print(f"emulated PI30 inverter on {emulator.path}", flush=True)
+    source = VoltronicSourceConfig(type="voltronic", device=emulator.path, timeout_s=1.0)
+    return site.model_copy(update={"energy_source": source})
 
 
 async def setup_emulated_miners(
