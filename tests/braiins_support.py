@@ -1,0 +1,58 @@
+"""Helpers for the BraiinsOS tests: distinct loopback ranges, configs, waiting on telemetry."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+
+from edge_mining.config import MinerConfig
+from edge_mining.devices.braiins import BraiinsMiner
+from edge_mining.model import MinerState
+
+# Each test takes a fresh 127.41.N.0/24 so no two tests share an address (or TIME_WAIT).
+_ranges = itertools.count(1)
+
+FAST = {"speed": 20.0}  # 10 s warm-up -> 0.5 s, 30 s ramp -> 1.5 s, 20 s settle -> 1 s
+
+
+def fresh_host(offset: int = 1) -> str:
+    """The first host of a new /24 on loopback (``offset`` within it)."""
+    return f"127.41.{next(_ranges)}.{offset}"
+
+
+def miner_config(host: str, *, name: str = "bos", password: str = "root", **extra) -> MinerConfig:
+    data = {
+        "name": name,
+        "driver": "braiins",
+        "host": host,
+        "password": password,
+        "min_power_w": 500,
+        "max_power_w": 4000,
+        "nominal_hashrate_ths": 104,
+        "nominal_power_w": 3068,
+    }
+    data.update(extra)
+    return MinerConfig(**data)
+
+
+async def wait_for_state(
+    driver: BraiinsMiner,
+    predicate: Callable[[MinerState], bool],
+    *,
+    timeout_s: float = 10.0,
+    interval_s: float = 0.05,
+) -> tuple[MinerState, list[MinerState]]:
+    """Read until ``predicate`` holds; returns the matching state and everything seen."""
+    seen: list[MinerState] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = await driver.read()
+        seen.append(state)
+        if predicate(state):
+            return state, seen
+        if time.monotonic() > deadline:
+            statuses = [s.status.value for s in seen[-10:]]
+            raise AssertionError(f"condition not met within {timeout_s} s; last: {statuses}")
+        await asyncio.sleep(interval_s)
