@@ -174,6 +174,20 @@ class MinerConfig(_Section):
     power_entity: str | None = None
     command_topic: str | None = None
     power_topic: str | None = None
+    # MQTT plug details: JSON path of the power in its payload (Tasmota: "ENERGY.Power"),
+    # the topic reporting the relay state, and the on/off payloads (Tasmota/Shelly style).
+    power_json_path: str | None = None
+    state_topic: str | None = None
+    payload_on: str = "ON"
+    payload_off: str = "OFF"
+    # The plug's own limits, stricter than the controller's, to protect the PSU: a miner cut
+    # hard must cool down before it is powered again; once on it stays on a minimum time.
+    plug_min_on_s: float = Field(900.0, ge=0)
+    plug_cooldown_s: float = Field(600.0, ge=0)
+    # Boot to hashing after power-on; longer without power draw is an error.
+    plug_warmup_s: float = Field(300.0, gt=0)
+    # Draw above which the miner counts as mining (W); None: half the nominal power.
+    plug_running_threshold_w: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> MinerConfig:
