@@ -69,6 +69,8 @@ class Pools:
 
     keep_w: float
     start_w: float
+    # The part of it that is surplus (no battery allowance).
+    surplus_w: float
     used_w: float = 0.0
     probe_start_w: float = 0.0
 
@@ -118,6 +120,10 @@ def _keep(c: Candidate, pools: Pools, s: Situation) -> None:
             c.reason = f"short of power ({short}): stop in {control.stop_delay_s - held:.0f} s"
         else:
             c.reason = f"short of power ({short}): minimum run time, {min_on_left:.0f} s left"
+    elif c.zone is not None and pools.free(c, pools.surplus_w) < c.claim_w:
+        c.reason = f"running for heat (zone {c.zone.name})"
+    elif pools.free(c, pools.surplus_w) < c.claim_w - tolerance:
+        c.reason = "running on the battery allowance"
     else:
         c.reason = "running on surplus"
     c.running = True
@@ -128,17 +134,14 @@ def _start(c: Candidate, pools: Pools, s: Situation, probed: bool) -> bool:
     """Plan a start if allowed; returns True when it is a probe start."""
     control = s.control
     memory = c.memory
-    if s.at_floor:
-        memory.start_timer.reset()
-        c.reason = "battery at or below stop SoC"
-        return False
     free = pools.free(c, pools.start_w)
     need = c.claim_w + control.start_surplus_w
     fits = free >= need
     probe = not fits and not probed and s.probe_start_ok
     held = memory.start_timer.update(fits or probe, s.now)
     if not (fits or probe):
-        c.reason = f"waiting for surplus ({max(0.0, free):.0f} W of {need:.0f} W)"
+        floor = ", battery at or below stop SoC" if s.at_floor else ""
+        c.reason = f"waiting for surplus ({max(0.0, free):.0f} W of {need:.0f} W){floor}"
         return False
     what = "hidden surplus (battery full)" if probe else "surplus"
     if held < control.start_delay_s:

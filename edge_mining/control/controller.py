@@ -35,7 +35,7 @@ from edge_mining.control.economics import beats_export
 from edge_mining.control.following import clamp, target_limits
 from edge_mining.control.heating import Heating
 from edge_mining.control.memory import ManualOverride, MinerMemory
-from edge_mining.control.surplus import SiteKind, estimate_surplus
+from edge_mining.control.surplus import SiteKind, estimate_surplus, probe_backoff_s
 from edge_mining.model import Action, Command, Decision, MinerState, MinerStatus, Mode, Snapshot
 
 _ACTION_ORDER = {Action.STOP: 0, Action.SET_POWER: 1, Action.START: 2}
@@ -66,6 +66,10 @@ class Controller:
         }
         self._ordered = sorted(self._memory.values(), key=lambda m: m.rank)
         self._heat = Heating(self.heating)
+        # Hidden-surplus probing: whether the last tick assumed more than it measured, and
+        # when probing may resume after a probe made the battery discharge.
+        self._probed = False
+        self._probe_blocked_until = float("-inf")
 
     # ------------------------------------------------------------------ user commands
 
@@ -169,11 +173,19 @@ class Controller:
                 unconfirmed += max(0.0, committed - state.power_w)
                 ramping = ramping or state.status is MinerStatus.STARTING
         ramping = ramping or unconfirmed > control.margin_w
+        discharging = (energy.battery_power_w or 0.0) < -control.margin_w
+        if self._probed and discharging:
+            self._probe_blocked_until = now + probe_backoff_s(control)  # the probe failed
         estimate = estimate_surplus(
-            energy, control, miners_draw_w=draw, unconfirmed_w=unconfirmed, ramping=ramping
+            energy,
+            control,
+            miners_draw_w=draw,
+            unconfirmed_w=unconfirmed,
+            probe_allowed=not ramping and now >= self._probe_blocked_until,
         )
         if estimate is None:
             return self._safe(live, now, stop_soc, "energy reading lacks grid/battery power")
+        self._probed = estimate.probe_w > 0
 
         battery = battery_budget(energy, control, stop_soc)
         margin = 0.0 if estimate.hidden else control.margin_w
@@ -181,6 +193,7 @@ class Controller:
         pools = Pools(
             keep_w=available + battery.allowance_keep_w,
             start_w=available + battery.allowance_start_w,
+            surplus_w=available,
         )
         zones = self._heat.budgets(
             soc_pct=battery.soc_pct, stop_soc_pct=stop_soc, economics=self.economics
@@ -219,7 +232,9 @@ class Controller:
             control=control,
             at_floor=battery.at_floor,
             floor_breached=battery.floor_breached,
-            probe_start_ok=self._probe_start_ok(estimate.hidden, ramping, battery, candidates),
+            probe_start_ok=self._probe_start_ok(
+                estimate.hidden and now >= self._probe_blocked_until, ramping, battery, candidates
+            ),
         )
         allocate(candidates, pools, situation)
         for c in candidates:

@@ -21,7 +21,9 @@ it really draws stays counted as load (conservative).
   is. The estimate then assumes the miners' confirmed draw plus one ``probe_step_w`` is
   available; the power follower raises targets by that step at most once per
   ``power_change_interval_s``, and as soon as the battery discharges the hidden condition ends
-  and the measured balance pulls the miners back.
+  and the measured balance pulls the miners back. After such a failed probe the controller
+  waits ``PROBE_BACKOFF_INTERVALS`` change intervals (at least ``PROBE_BACKOFF_MIN_S``) before
+  probing again, so a miner at the edge of the PV does not saw up and down every interval.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ from enum import StrEnum
 
 from edge_mining.config import ControlConfig
 from edge_mining.model import EnergyReading
+
+PROBE_BACKOFF_INTERVALS = 10
+PROBE_BACKOFF_MIN_S = 300.0
+
+
+def probe_backoff_s(control: ControlConfig) -> float:
+    return max(PROBE_BACKOFF_MIN_S, PROBE_BACKOFF_INTERVALS * control.power_change_interval_s)
 
 
 class SiteKind(StrEnum):
@@ -96,13 +105,14 @@ def estimate_surplus(
     *,
     miners_draw_w: float,
     unconfirmed_w: float,
-    ramping: bool,
+    probe_allowed: bool,
 ) -> SurplusEstimate | None:
     """The site's surplus this tick.
 
     ``unconfirmed_w``: power the running miners were given but do not draw yet (starting or
-    ramping). With a hidden surplus it is assumed available (PV was keeping up so far), and
-    no further probe is added until the miners draw what they were given (``ramping`` False).
+    ramping). With a hidden surplus it is assumed available (PV was keeping up so far).
+    ``probe_allowed``: add a probe step (the caller says no while miners are still ramping to
+    what they were given, or while backing off after a failed probe).
     """
     kind = site_kind(energy, control)
     surplus = measured_surplus(energy, miners_draw_w, kind)
@@ -110,5 +120,5 @@ def estimate_surplus(
         return None
     if not is_hidden(energy, control):
         return SurplusEstimate(kind, surplus, False, 0.0)
-    probe = unconfirmed_w + (0.0 if ramping else control.probe_step_w)
+    probe = unconfirmed_w + (control.probe_step_w if probe_allowed else 0.0)
     return SurplusEstimate(kind, surplus, True, probe)
