@@ -177,21 +177,3 @@ def test_demo_runs_and_prints_decisions_with_reasons():
     assert len(lines) >= 5, result.stdout
     assert COMMAND_LINE.search(result.stdout), result.stdout
     assert "demo ended after" in result.stdout
-
-
-# The options whose parts other helpers are adding: each case goes when its option works
-# (its owner tests it in their own module).
-PENDING_DEMO_OPTIONS = [
-    ("--inverter", "emulated"),
-    ("--miners", "emulated"),
-    ("--solaredge",),
-    ("--mqtt", "embedded"),
-]
-
-
-@pytest.mark.parametrize("args", PENDING_DEMO_OPTIONS, ids=[a[0] for a in PENDING_DEMO_OPTIONS])
-def test_demo_options_not_in_this_build_fail_clearly(args):
-    result = _cli("demo", "--duration", "1", *args)
-    assert result.returncode == 2
-    assert args[0] in result.stderr and "not available" in result.stderr
-    assert "Traceback" not in result.stderr
