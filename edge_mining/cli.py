@@ -156,11 +156,59 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
     backtest.add_argument("--step-min", type=int, default=5)
     backtest.add_argument("--json", action="store_true")
     backtest.add_argument("--report", type=Path, default=None, help="write a report to DIR")
+    backtest.add_argument("--battery-kw", type=float, default=5.0, help="max charge/discharge")
+    backtest.add_argument("--initial-soc", type=float, default=50.0)
+    backtest.add_argument("--inverter-kw", type=_positive_float, default=8.0)
+    backtest.add_argument("--export-limit-w", type=float, default=None)
+    backtest.add_argument("--off-grid", action="store_true")
+    backtest.add_argument("--export-price", type=float, default=0.04, help="per kWh")
+    backtest.add_argument("--import-price", type=float, default=0.15, help="per kWh")
+    backtest.add_argument("--currency", default="USD")
+    backtest.add_argument("--btc-price", type=_positive_float, default=100_000.0)
+    backtest.add_argument("--difficulty", type=_positive_float, default=1.2e14)
+    backtest.add_argument("--subsidy", type=float, default=3.125, help="BTC per block")
+    backtest.add_argument("--fees-per-block", type=float, default=0.025, help="BTC")
+    backtest.add_argument("--pool-fee", type=float, default=2.0, help="%%")
+    backtest.add_argument("--reserve-soc", type=float, default=30.0, help="%%, never mined below")
+    backtest.add_argument("--forecast-noise", type=float, default=0.0, help="log-normal sigma")
+    backtest.add_argument("--seed", type=int, default=1)
+    backtest.add_argument("--start-day", type=int, default=0, help="first day (0 = 1 Jan)")
+    backtest.add_argument("--days", type=int, default=None, help="limit the period")
+    backtest.add_argument(
+        "--control", action="append", default=None, metavar="KEY=VALUE",
+        help="override a control setting of the edge policy",
+    )  # fmt: skip
     backtest.set_defaults(handler=_handler("edge_mining.analysis.backtest_cli:main"))
 
     profitability = sub.add_parser("profitability", help="month-by-month mining projection")
     profitability.set_defaults(handler=_handler("edge_mining.analysis.profitability_cli:main"))
     profitability.add_argument("--json", action="store_true")
+    profitability.add_argument("--miner", default=None, help="MODEL[:COUNT] from the catalogue")
+    profitability.add_argument("--hashrate-ths", type=_positive_float, default=None)
+    profitability.add_argument("--power-w", type=_positive_float, default=None)
+    profitability.add_argument("--uptime", type=float, default=100.0, help="%%")
+    profitability.add_argument("--btc-price", type=_positive_float, default=40_000.0)
+    profitability.add_argument("--difficulty", type=_positive_float, default=25.05e12)
+    profitability.add_argument("--difficulty-increment", type=float, default=6.0, help="%%/month")
+    profitability.add_argument("--price-increment", type=float, default=0.0, help="%%/month")
+    profitability.add_argument("--subsidy", type=float, default=6.25, help="BTC per block")
+    profitability.add_argument("--fees-per-block", type=float, default=0.0, help="BTC")
+    profitability.add_argument("--pool-fee", type=float, default=0.0, help="%%")
+    profitability.add_argument("--halving-month", type=int, default=None)
+    profitability.add_argument("--electricity-price", type=float, default=0.035, help="per kWh")
+    profitability.add_argument("--capex", type=float, default=None, help="default: catalogue")
+    profitability.add_argument("--opex", type=float, default=0.0, help="per month")
+    profitability.add_argument("--residual", type=float, default=10.0, help="%% of CAPEX at end")
+    profitability.add_argument("--hodl", type=float, default=0.0, help="%% of coins kept")
+    profitability.add_argument("--months", type=int, default=48)
+    profitability.add_argument(
+        "--keep-mining-at-loss", action="store_true",
+        help="mine even in months whose revenue is below the electricity cost",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--table-prices", default="0,0.02,0.035,0.05,0.07", help="electricity prices, per kWh"
+    )
+    profitability.add_argument("--table-uptimes", default="20,35,50,60,80,90,100", help="%%")
 
 
 def build_parser() -> argparse.ArgumentParser:
