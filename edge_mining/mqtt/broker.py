@@ -87,6 +87,8 @@ class EmbeddedBroker:
         lines = [
             f"listener {self.port} {self.host}",
             "persistence false",
+            # Small messages go out at once (no Nagle delay against delayed ACKs).
+            "set_tcp_nodelay true",
             "log_dest stderr",
             "log_type error",
             "log_type warning",
