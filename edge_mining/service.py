@@ -30,7 +30,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from edge_mining.clock import Clock, WallClock
 from edge_mining.config import (
@@ -60,6 +60,9 @@ from edge_mining.model import (
 log = logging.getLogger(__name__)
 
 FORECAST_RETRY_S = 300.0
+# Room temperatures change slowly; older than TEMPERATURE_STALE_S they are not passed on.
+TEMPERATURE_POLL_S = 30.0
+TEMPERATURE_STALE_S = 900.0
 LISTENER_TIMEOUT_S = 5.0
 
 
@@ -81,9 +84,19 @@ class SiteState:
     counters: EnergyCounters
     # Miners under a user's manual command (until released).
     manual_miners: frozenset[str] = frozenset()
+    # Room temperature per heating zone (°C), fresh ones only.
+    room_temperatures_c: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 Listener = Callable[[SiteState], Awaitable[None] | None]
+
+
+class RoomTemperatureReader(Protocol):
+    """Reads every heating zone's thermometer (``edge_mining.devices.temperature``)."""
+
+    async def read_all(self) -> Mapping[str, float]: ...
+
+    async def close(self) -> None: ...
 
 
 class Daemon:
@@ -101,6 +114,7 @@ class Daemon:
         device_timeout_s: float = 15.0,
         command_timeout_s: float = 15.0,
         persist_interval_s: float = 30.0,
+        temperatures: RoomTemperatureReader | None = None,
     ) -> None:
         unknown = set(miners) - {m.name for m in site.miners}
         missing = {m.name for m in site.miners} - set(miners)
@@ -113,6 +127,7 @@ class Daemon:
         self.energy = energy
         self.miners = dict(miners)
         self.forecast_source = forecast
+        self.temperatures = temperatures
         self.clock: Clock = clock or WallClock()
         self.controller = controller or Controller(
             site.control, site.miners, heating=site.heating, economics=site.economics
@@ -139,6 +154,8 @@ class Daemon:
             for m in site.miners
         }
         self._forecast: Forecast | None = None
+        # Zone -> (°C, clock time read).
+        self._room_temperatures: dict[str, tuple[float, float]] = {}
         self._decision: Decision | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._tick_wake = asyncio.Event()
@@ -180,6 +197,7 @@ class Daemon:
             decision=self._decision,
             counters=self.integrator.counters.copy(),
             manual_miners=self._manual_miners(),
+            room_temperatures_c=self._fresh_temperatures(now),
         )
 
     def _manual_miners(self) -> frozenset[str]:
@@ -296,6 +314,8 @@ class Daemon:
                 self._spawn(self._miner_loop(name), f"poll miner {name}")
             if self.forecast_source is not None:
                 self._spawn(self._forecast_loop(), "poll forecast")
+            if self.temperatures is not None:
+                self._spawn(self._temperature_loop(), "poll room temperatures")
             log.info(
                 "edge-mining running: %s, %d miner(s), mode %s, tick %g s",
                 self.energy.name,
@@ -353,6 +373,8 @@ class Daemon:
         jobs = [self._poll_energy(), *(self._poll_miner(n) for n in self.miners)]
         if self.forecast_source is not None:
             jobs.append(self._poll_forecast())
+        if self.temperatures is not None:
+            jobs.append(self._poll_temperatures())
         await asyncio.gather(*jobs)
 
     async def _poll_energy(self) -> None:
@@ -413,6 +435,33 @@ class Daemon:
             log.exception("forecast source failed")
         return False
 
+    async def _poll_temperatures(self) -> None:
+        assert self.temperatures is not None
+        try:
+            async with asyncio.timeout(self.device_timeout_s):
+                found = await self.temperatures.read_all()
+        except TimeoutError:
+            log.warning("room temperatures: no reading within %g s", self.device_timeout_s)
+            return
+        except Exception:  # the reader reports device failures itself; this is a bug
+            log.exception("room temperatures failed")
+            return
+        now = self.clock.now()
+        for zone, celsius in found.items():
+            self._room_temperatures[zone] = (celsius, now)
+
+    def _fresh_temperatures(self, now: float) -> dict[str, float]:
+        return {
+            zone: celsius
+            for zone, (celsius, at) in self._room_temperatures.items()
+            if now - at <= TEMPERATURE_STALE_S
+        }
+
+    async def _temperature_loop(self) -> None:
+        while True:
+            await self.clock.sleep(TEMPERATURE_POLL_S)
+            await self._poll_temperatures()
+
     def _energy_interval(self) -> float:
         interval = getattr(self.site.energy_source, "poll_interval_s", None)
         return float(interval) if interval else self.control.tick_s
@@ -451,6 +500,7 @@ class Daemon:
             energy=self._reading,
             miners=dict(self._miner_states),
             forecast=self._forecast,
+            room_temperatures_c=self._fresh_temperatures(now),
         )
         decision: Decision | None = None
         try:
@@ -623,7 +673,14 @@ async def serve(
 
     clock = clock or WallClock()
     stop = stop or asyncio.Event()
+    from edge_mining.devices.temperature import room_temperatures
+
     devices = build_devices(site, clock=clock, plant=plant)
+    try:
+        temperatures = room_temperatures(site, clock=clock)
+    except ValueError as error:
+        await devices.close()
+        raise ConfigError([f"heating.zones: cannot read room temperatures: {error}"]) from None
     loop = asyncio.get_running_loop()
     signals: list[signal.Signals] = []
     bridge_task: asyncio.Task[None] | None = None
@@ -635,6 +692,7 @@ async def serve(
             miners=devices.miners,
             forecast=devices.forecast,
             clock=clock,
+            temperatures=temperatures,
         )
         if on_daemon is not None:
             on_daemon(daemon)
@@ -659,6 +717,8 @@ async def serve(
                 await asyncio.gather(bridge_task, return_exceptions=True)
             except Exception:
                 log.exception("MQTT bridge failed")
+        if temperatures is not None:
+            await temperatures.close()
         await devices.close()
 
 

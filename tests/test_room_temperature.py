@@ -116,3 +116,82 @@ async def test_zone_from_zigbee2mqtt_and_plain_topics(mosquitto):
             found = await temps.read_all()
     await temps.close()
     assert found == {"office": 19.4, "shed": 8.25}
+
+
+async def test_daemon_puts_room_temperatures_into_the_snapshot(tmp_path):
+    from edge_mining.clock import ManualClock
+    from edge_mining.config import parse_config
+    from edge_mining.control import Controller
+    from edge_mining.devices.factory import build_devices
+    from edge_mining.service import Daemon
+
+    class RecordingController(Controller):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.snapshots = []
+
+        def tick(self, snapshot):
+            self.snapshots.append(snapshot)
+            return super().tick(snapshot)
+
+    with running_home_assistant(token=TOKEN) as ha:
+        ha.set("sensor.office_temperature", "19.2", "°C")
+        site_config = parse_config(
+            {
+                "energy_source": {"type": "simulated"},
+                "miners": [
+                    {
+                        "name": "m3k",
+                        "min_power_w": 1000,
+                        "max_power_w": 3000,
+                        "nominal_hashrate_ths": 100,
+                        "nominal_power_w": 3000,
+                    }
+                ],
+                "mqtt": {"enabled": False},
+                "heating": {
+                    "enabled": True,
+                    "zones": [
+                        {
+                            "name": "office",
+                            "temperature_entity": "sensor.office_temperature",
+                            "miners": ["m3k"],
+                        }
+                    ],
+                },
+                "homeassistant": {"url": ha.url, "token": TOKEN},
+                "state_dir": str(tmp_path),
+            },
+            environ={},
+        )
+        clock = ManualClock(1_750_500_000.0)
+        devices = build_devices(site_config, clock=clock)
+        controller = RecordingController(
+            site_config.control,
+            site_config.miners,
+            heating=site_config.heating,
+            economics=site_config.economics,
+        )
+        temps = room_temperatures(site_config, clock=clock)
+        daemon = Daemon(
+            site_config,
+            energy=devices.energy,
+            miners=devices.miners,
+            clock=clock,
+            controller=controller,
+            temperatures=temps,
+        )
+        stop = asyncio.Event()
+        states = []
+
+        def watch(state) -> None:
+            states.append(state)
+            if len(states) >= 3:
+                stop.set()
+
+        daemon.add_listener(watch)
+        await asyncio.wait_for(daemon.run(stop), timeout=30)
+        await temps.close()
+        await devices.close()
+    assert controller.snapshots[0].room_temperatures_c == {"office": 19.2}
+    assert states[-1].room_temperatures_c == {"office": 19.2}
