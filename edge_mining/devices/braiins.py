@@ -124,6 +124,8 @@ class BraiinsMiner:
         self._auth_error: str | None = None
         self._initial_flag: bool | None = None
         self._last_target_w: float | None = None
+        # The last refused power target, reported in ``errors`` until one is accepted.
+        self._target_error: str | None = None
 
     def __repr__(self) -> str:
         # Never the password.
@@ -158,6 +160,8 @@ class BraiinsMiner:
         errors = telemetry.errors
         if reason:
             errors = (reason, *errors)
+        if self._target_error:
+            errors = (*errors, self._target_error)
         if self._auth_error:
             status = MinerStatus.ERROR
             errors = (self._auth_error, *errors)
@@ -356,6 +360,15 @@ class BraiinsMiner:
 
     async def set_power_target(self, watts: float) -> float:
         """Apply a power target without restarting mining; returns the target applied."""
+        try:
+            applied = await self._set_power_target(watts)
+        except CommandRejected as exc:
+            self._target_error = str(exc)
+            raise
+        self._target_error = None
+        return applied
+
+    async def _set_power_target(self, watts: float) -> float:
         if not self.config.power_target:
             raise CommandRejected(f"{self.label}: configured without a power target")
         miner = await self._require()
