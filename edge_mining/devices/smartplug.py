@@ -30,12 +30,8 @@ from edge_mining.devices.homeassistant import (
     HomeAssistantClient,
     failure_kind,
 )
-from edge_mining.devices.mqtt_topics import (
-    PayloadError,
-    TopicWatcher,
-    extract_number,
-    extract_value,
-)
+from edge_mining.devices.mqtt_topics import TopicWatcher
+from edge_mining.devices.payload import PayloadError, extract_number, extract_value
 from edge_mining.model import MinerState, MinerStatus
 
 log = logging.getLogger(__name__)
