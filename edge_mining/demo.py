@@ -117,9 +117,17 @@ async def setup_solaredge(
 ) -> SiteConfig:
     """``--solaredge``: serve the plant over Modbus TCP as a SolarEdge inverter
     (edge_mining/sim/solaredge_emulator.py) and read it with the SolarEdge driver."""
-    raise DemoOptionUnavailable(
-        "--solaredge is not available yet (needs the SolarEdge emulator and driver)"
-    )
+    from edge_mining.config import SolarEdgeSourceConfig
+    from edge_mining.sim.solaredge_emulator import SolarEdgeEmulator
+
+    if plant is None:
+        raise DemoOptionUnavailable("--solaredge needs a simulated plant to serve")
+    emulator = SolarEdgeEmulator(plant, clock=clock, host="127.0.0.1", port=0)
+    await emulator.start()
+    stack.push_async_callback(emulator.stop)
+    print(f"emulated SolarEdge on Modbus TCP {emulator.address}", flush=True)
+    source = SolarEdgeSourceConfig(type="solaredge", host=emulator.host, port=emulator.port)
+    return site.model_copy(update={"energy_source": source})
 
 
 async def setup_mqtt(
