@@ -359,6 +359,20 @@ class HeatingConfig(_Section):
 # ----------------------------------------------------------------------------- economics
 
 
+class HashpriceSourceConfig(_Section):
+    """A public JSON endpoint to refresh the hashprice from (optional)."""
+
+    url: str = Field(pattern=r"^https?://\S+$")
+    # Dot path to the number in the answer, e.g. "hash_price" or "data.0.hashprice".
+    json_path: str = Field(min_length=1)
+    # Multiplier to currency per TH/s per day: 0.001 for a price per PH/s, an exchange rate.
+    scale: float = Field(1.0, gt=0)
+    refresh_s: float = Field(3600.0, ge=300)
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    # Values outside this band are rejected (a changed API, a unit mix-up).
+    max_per_th_day: float = Field(5.0, gt=0)
+
+
 class EconomicsConfig(_Section):
     currency: str = Field("EUR", min_length=3, max_length=3)
     export_price_per_kwh: float = Field(0.08, ge=0)
@@ -368,6 +382,8 @@ class EconomicsConfig(_Section):
     # Mining must beat the export price by this much per kWh to use exportable energy.
     margin_per_kwh: float = Field(0.0, ge=0)
     gate_enabled: bool = False
+    # Refresh hashprice_per_th_day from a public source; the configured value is the fallback.
+    hashprice_source: HashpriceSourceConfig | None = None
 
 
 # --------------------------------------------------------------------------- homeassistant
