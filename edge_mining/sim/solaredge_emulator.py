@@ -509,12 +509,15 @@ class SolarEdgeEmulator:
             self.faults_injected["sentinel"] += 1
             sentinels |= SENTINEL_FIELDS
         figures = self.figures()
-        sunspec_regs = self.image.sunspec_registers(figures, sentinels)
-        offset = sunspec.SUNSPEC_BASE - start_address
-        registers[offset : offset + len(sunspec_regs)] = sunspec_regs
-        battery_regs = self.image.battery_registers(figures, sentinels)
-        offset = sunspec.BATTERY_ADDRESSES[0] - start_address
-        registers[offset : offset + len(battery_regs)] = battery_regs
+        # Rewrite only the region the request reads (a request never spans both).
+        if address >= sunspec.BATTERY_ADDRESSES[0]:
+            region_start = sunspec.BATTERY_ADDRESSES[0]
+            values = self.image.battery_registers(figures, sentinels)
+        else:
+            region_start = sunspec.SUNSPEC_BASE
+            values = self.image.sunspec_registers(figures, sentinels)
+        offset = region_start - start_address
+        registers[offset : offset + len(values)] = values
         return None
 
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:
