@@ -132,6 +132,11 @@ class BraiinsMiner:
         return f"BraiinsMiner(name={self.name!r}, host={self.host!r}, backend={self.backend!r})"
 
     @property
+    def auth_error(self) -> str | None:
+        """Why the miner refused our credentials, while it does."""
+        return self._auth_error
+
+    @property
     def label(self) -> str:
         return f"miner {self.name} ({self.host})"
 
@@ -185,7 +190,10 @@ class BraiinsMiner:
 
     def _unreachable(self, now: float, why: str) -> MinerState:
         if not self._lost:
-            log.warning("%s is unreachable: %s", self.label, why)
+            if why.startswith(self.label):
+                log.warning("%s", why)
+            else:
+                log.warning("%s is unreachable: %s", self.label, why)
         self._lost = True
         self.tracker.observe(Observation(False), now)
         return MinerState(
