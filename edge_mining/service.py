@@ -63,6 +63,8 @@ FORECAST_RETRY_S = 300.0
 # Room temperatures change slowly; older than TEMPERATURE_STALE_S they are not passed on.
 TEMPERATURE_POLL_S = 30.0
 TEMPERATURE_STALE_S = 900.0
+# The hashprice reader caches for its own refresh_s; this only bounds how late we notice.
+HASHPRICE_POLL_S = 300.0
 LISTENER_TIMEOUT_S = 5.0
 
 
@@ -99,6 +101,14 @@ class RoomTemperatureReader(Protocol):
     async def close(self) -> None: ...
 
 
+class HashpriceReader(Protocol):
+    """The hashprice to use now (``edge_mining.devices.hashprice.HashpriceFetcher``)."""
+
+    async def current(self, fallback: float) -> float: ...
+
+    async def close(self) -> None: ...
+
+
 class Daemon:
     """Polls, decides, commands. See the module doc."""
 
@@ -115,6 +125,7 @@ class Daemon:
         command_timeout_s: float = 15.0,
         persist_interval_s: float = 30.0,
         temperatures: RoomTemperatureReader | None = None,
+        hashprice: HashpriceReader | None = None,
     ) -> None:
         unknown = set(miners) - {m.name for m in site.miners}
         missing = {m.name for m in site.miners} - set(miners)
@@ -128,6 +139,7 @@ class Daemon:
         self.miners = dict(miners)
         self.forecast_source = forecast
         self.temperatures = temperatures
+        self.hashprice = hashprice
         self.clock: Clock = clock or WallClock()
         self.controller = controller or Controller(
             site.control, site.miners, heating=site.heating, economics=site.economics
@@ -316,6 +328,8 @@ class Daemon:
                 self._spawn(self._forecast_loop(), "poll forecast")
             if self.temperatures is not None:
                 self._spawn(self._temperature_loop(), "poll room temperatures")
+            if self.hashprice is not None:
+                self._spawn(self._hashprice_loop(), "refresh hashprice")
             log.info(
                 "edge-mining running: %s, %d miner(s), mode %s, tick %g s",
                 self.energy.name,
@@ -456,6 +470,30 @@ class Daemon:
             for zone, (celsius, at) in self._room_temperatures.items()
             if now - at <= TEMPERATURE_STALE_S
         }
+
+    async def _refresh_hashprice(self) -> None:
+        assert self.hashprice is not None
+        fallback = self.site.economics.hashprice_per_th_day
+        try:
+            async with asyncio.timeout(self.device_timeout_s):
+                value = await self.hashprice.current(fallback)
+        except TimeoutError:
+            return
+        except Exception:  # the reader reports source failures itself; this is a bug
+            log.exception("hashprice refresh failed")
+            return
+        economics = getattr(self.controller, "economics", None)
+        if economics is not None and economics.hashprice_per_th_day != value:
+            self.controller.economics = economics.model_copy(
+                update={"hashprice_per_th_day": value}
+            )
+            log.info("hashprice now %g %s per TH/s per day", value, economics.currency)
+        self.integrator.hashprice_per_th_day = value
+
+    async def _hashprice_loop(self) -> None:
+        while True:
+            await self._refresh_hashprice()
+            await self.clock.sleep(HASHPRICE_POLL_S)
 
     async def _temperature_loop(self) -> None:
         while True:
@@ -681,6 +719,11 @@ async def serve(
     except ValueError as error:
         await devices.close()
         raise ConfigError([f"heating.zones: cannot read room temperatures: {error}"]) from None
+    hashprice = None
+    if site.economics.hashprice_source is not None:
+        from edge_mining.devices.hashprice import HashpriceFetcher
+
+        hashprice = HashpriceFetcher(site.economics.hashprice_source, clock=clock)
     loop = asyncio.get_running_loop()
     signals: list[signal.Signals] = []
     bridge_task: asyncio.Task[None] | None = None
@@ -693,6 +736,7 @@ async def serve(
             forecast=devices.forecast,
             clock=clock,
             temperatures=temperatures,
+            hashprice=hashprice,
         )
         if on_daemon is not None:
             on_daemon(daemon)
@@ -719,6 +763,8 @@ async def serve(
                 log.exception("MQTT bridge failed")
         if temperatures is not None:
             await temperatures.close()
+        if hashprice is not None:
+            await hashprice.close()
         await devices.close()
 
 

@@ -80,3 +80,53 @@ async def test_last_good_value_kept_when_the_source_fails_later():
         assert await source.current(0.05) == pytest.approx(0.0495)
         await source.close()
     assert len(server.requests) == 2
+
+
+async def test_daemon_hands_the_refreshed_hashprice_to_controller_and_counters(tmp_path):
+    import asyncio
+
+    from edge_mining.config import parse_config
+    from edge_mining.devices.factory import build_devices
+    from edge_mining.service import Daemon
+
+    clock = ManualClock(1_750_500_000.0)
+    with serving(lambda request: Reply(200, STATS)) as server:
+        site = parse_config(
+            {
+                "energy_source": {"type": "simulated"},
+                "miners": [
+                    {
+                        "name": "m3k",
+                        "min_power_w": 1000,
+                        "max_power_w": 3000,
+                        "nominal_hashrate_ths": 100,
+                        "nominal_power_w": 3000,
+                    }
+                ],
+                "mqtt": {"enabled": False},
+                "economics": {
+                    "hashprice_per_th_day": 0.07,
+                    "hashprice_source": {"url": server.url + "/stats", "json_path": "hash_price"},
+                },
+                "state_dir": str(tmp_path),
+            },
+            environ={},
+        )
+        devices = build_devices(site, clock=clock)
+        source = HashpriceFetcher(site.economics.hashprice_source, clock=clock)
+        daemon = Daemon(
+            site, energy=devices.energy, miners=devices.miners, clock=clock, hashprice=source
+        )
+        stop = asyncio.Event()
+
+        def watch(state) -> None:
+            # The refresh runs beside the control loop: wait for it (bounded).
+            if daemon.integrator.hashprice_per_th_day != 0.07 or daemon.ticks >= 5000:
+                stop.set()
+
+        daemon.add_listener(watch)
+        await asyncio.wait_for(daemon.run(stop), timeout=30)
+        await source.close()
+        await devices.close()
+    assert daemon.controller.economics.hashprice_per_th_day == pytest.approx(0.0495)
+    assert daemon.integrator.hashprice_per_th_day == pytest.approx(0.0495)
