@@ -242,3 +242,50 @@ async def test_forecast_with_one_sensor_missing_keeps_the_other():
         with pytest.raises(EntityNotFound):
             await source.read()
         await source.close()
+
+
+@pytest.mark.parametrize(
+    ("tomorrow_kwh", "stop_soc"),
+    [("25.0", 30.0), ("12.5", 45.0), ("3.1", 60.0), (None, 40.0)],
+)
+async def test_forecast_from_entities_moves_the_controllers_stop_soc(tomorrow_kwh, stop_soc):
+    """Foundation rule: sunny tomorrow (>= 20 kWh) stops at 30 %, cloudy (<= 5 kWh) at 60 %,
+    linear between; no forecast (the sensor missing) falls back to stop_soc_pct (40 %)."""
+    from edge_mining.config import ControlConfig, MinerConfig
+    from edge_mining.control import Controller
+    from edge_mining.devices.base import DeviceError
+    from edge_mining.model import EnergyReading, MinerState, MinerStatus, Snapshot
+
+    with running_home_assistant(token=TOKEN) as ha:
+        if tomorrow_kwh is not None:
+            ha.set("sensor.energy_production_tomorrow", tomorrow_kwh, "kWh")
+        source = forecast_source(ha, tomorrow_entity="sensor.energy_production_tomorrow")
+        try:
+            forecast = await source.read()
+        except DeviceError:
+            forecast = None
+        await source.close()
+    miner = MinerConfig(
+        name="s19",
+        min_power_w=1000,
+        max_power_w=3000,
+        nominal_hashrate_ths=100,
+        nominal_power_w=3000,
+    )
+    controller = Controller(ControlConfig(), [miner])
+    decision = controller.tick(
+        Snapshot(
+            time=NOW,
+            energy=EnergyReading(
+                timestamp=NOW,
+                battery_soc_pct=70,
+                pv_power_w=0,
+                load_power_w=400,
+                battery_power_w=-400,
+                grid_power_w=0,
+            ),
+            miners={"s19": MinerState(name="s19", timestamp=NOW, status=MinerStatus.PAUSED)},
+            forecast=forecast,
+        )
+    )
+    assert decision.stop_soc_pct == pytest.approx(stop_soc)
