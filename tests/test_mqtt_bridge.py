@@ -60,7 +60,7 @@ async def test_abrupt_kill_yields_offline_through_the_will(mosquitto, tmp_path):
             env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
         )
         try:
-            await rec.wait_topic(f"{base}/status", "online", timeout=20)
+            await rec.wait_topic(f"{base}/status", "online", timeout=60)
             mark = len(rec.messages)
             process.send_signal(signal.SIGKILL)
             process.wait(10)

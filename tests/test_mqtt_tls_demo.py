@@ -108,14 +108,17 @@ async def test_demo_publishes_to_a_broker_and_stops_offline(private_broker: Embe
             env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
         )
         try:
-            await rec.wait_topic("edge_mining/status", "online", timeout=20)
-            config = await rec.wait_topic("homeassistant/device/edge_mining_controller/config")
+            # Generous timeouts: a loaded CI machine may take seconds to import and start.
+            await rec.wait_topic("edge_mining/status", "online", timeout=60)
+            config = await rec.wait_topic(
+                "homeassistant/device/edge_mining_controller/config", timeout=30
+            )
             assert (
                 config.json()["cmps"]["mode"]["command_topic"] == "edge_mining/controller/mode/set"
             )
-            await rec.wait_topic("edge_mining/energy/state")
-            assert await asyncio.wait_for(process.wait(), 30) == 0
-            await rec.wait_topic("edge_mining/status", "offline")
+            await rec.wait_topic("edge_mining/energy/state", timeout=30)
+            assert await asyncio.wait_for(process.wait(), 60) == 0
+            await rec.wait_topic("edge_mining/status", "offline", timeout=30)
         finally:
             if process.returncode is None:
                 process.kill()
