@@ -43,9 +43,14 @@ MAX_FRAME_BYTES = 512
 
 
 class Pi30Error(Exception):
-    """Anything malformed or refused, as seen by the codec. ``kind`` names the fault."""
+    """Anything malformed or refused, as seen by the codec. ``kind`` names the fault.
+
+    ``skipped`` holds the bytes decode_frame passed over before the frame that failed (noise,
+    or the head of an earlier truncated frame), so that they can be accounted for too.
+    """
 
     kind: ClassVar[str] = "malformed"
+    skipped: bytes = b""
 
 
 class FrameError(Pi30Error):
@@ -127,7 +132,8 @@ def decode_frame(line: bytes) -> Frame:
 
     Resynchronisation: bytes before the frame's ``(`` (line noise, the rest of a truncated
     frame, USB padding) are skipped and returned in ``skipped``. When several ``(`` appear,
-    the first one that starts a frame with a valid CRC wins.
+    the first one that starts a frame with a valid CRC wins; when none does, the error is the
+    one of the last frame-sized candidate (the most recent frame on the line).
     Raises NakError for ``(NAK`` (with or without CRC), FrameError or CrcError otherwise.
     """
     if len(line) > MAX_FRAME_BYTES:
@@ -135,25 +141,27 @@ def decode_frame(line: bytes) -> Frame:
     starts = [i for i, byte in enumerate(line) if byte == START]
     if not starts:
         raise FrameError(f"no frame start in {len(line)} bytes")
-    first_failure: Pi30Error | None = None
+    failures: list[tuple[int, Pi30Error]] = []
     for start in starts:
         body = line[start:]
+        failure: Pi30Error
         if body == b"(NAK":
-            raise NakError("NAK (without CRC)")
-        if len(body) < 3:
-            first_failure = first_failure or FrameError(f"frame too short: {body!r}")
-            continue
-        if not _crc_matches(body[:-2], body[-2:]):
-            first_failure = first_failure or CrcError(
+            failure = NakError("NAK (without CRC)")
+        elif len(body) < 3:
+            failure = FrameError(f"frame too short: {body!r}")
+        elif not _crc_matches(body[:-2], body[-2:]):
+            failure = CrcError(
                 f"CRC mismatch: got {body[-2:].hex()}, expected {crc_bytes(body[:-2]).hex()}"
             )
-            continue
-        payload = body[1:-2]
-        if payload == b"NAK":
-            raise NakError("NAK")
-        return Frame(payload=payload, skipped=line[:start])
-    assert first_failure is not None
-    raise first_failure
+        elif body[1:-2] == b"NAK":
+            failure = NakError("NAK")
+        else:
+            return Frame(payload=body[1:-2], skipped=line[:start])
+        failures.append((start, failure))
+    frame_sized = [(start, error) for start, error in failures if len(line) - start >= 4]
+    start, error = (frame_sized or failures)[-1]
+    error.skipped = line[:start]
+    raise error
 
 
 class FrameBuffer:

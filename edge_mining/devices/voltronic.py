@@ -22,7 +22,7 @@ import contextlib
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
@@ -224,9 +224,11 @@ class Pi30Client:
         self.retries = retries
         self.name = name
         self.fault_counts: Counter[str] = Counter()
-        self._failing: set[str] = set()
+        self._seen: set[str] = set()
+        self._down = False
         self._link: Link | None = None
         self._buffer = pi30.FrameBuffer()
+        self._lines: deque[bytes] = deque()
         self._lock = asyncio.Lock()
 
     # -- public
@@ -283,6 +285,7 @@ class Pi30Client:
                 self._recovered()
                 return result
             message = f"{self.name}: {command} failed after {attempt + 1} attempt(s): {last}"
+            self._exchange_failed(message)
             if last_kind == "nak":
                 raise CommandRejected(message)
             if last_kind in ("timeout", "disconnect", "unavailable"):
@@ -299,6 +302,7 @@ class Pi30Client:
             await link.open()
             self._link = link
             self._buffer = pi30.FrameBuffer()
+            self._lines.clear()
             log.debug("%s: opened %s (%s)", self.name, self.device, self.transport)
         return self._link
 
@@ -307,28 +311,30 @@ class Pi30Client:
             await self._link.close()
             self._link = None
         self._buffer.clear()
+        self._lines.clear()
 
     async def _read_reply(self, link: Link, command: str, parser: Callable[[bytes], T]) -> T:
         """Read lines until one is ``command``'s valid reply, or the attempt fails.
 
         Lines that are garbage, or valid frames that do not parse as this command's reply (a
-        late reply to an earlier command), are counted and skipped: that is the resync.
+        late reply to an earlier command), are counted and skipped: that is the resync. Lines
+        not yet examined stay queued for the next exchange.
         """
         deadline = time.monotonic() + self.timeout_s
         discarded_kind: str | None = None
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._on_timeout(command, discarded_kind)
-            chunk = await link.read(remaining)
-            for line in self._buffer.feed(chunk):
-                reply = self._accept_line(command, line, parser)
+            while self._lines:
+                reply = self._accept_line(command, self._lines.popleft(), parser)
                 if reply is _PADDING:
                     continue
                 if isinstance(reply, _Discarded):
                     discarded_kind = reply.kind
                     continue
                 return reply  # type: ignore[return-value]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._on_timeout(command, discarded_kind)
+            self._lines.extend(self._buffer.feed(await link.read(remaining)))
             if overflow := self._buffer.take_overflow():
                 self._fault("garbage", f"{command}: {overflow} bytes without a frame end")
 
@@ -340,19 +346,14 @@ class Pi30Client:
             return _PADDING  # USB report padding, nothing lost
         try:
             frame = pi30.decode_frame(stripped)
-        except pi30.FrameError as error:
-            if pi30.START not in stripped:
+        except pi30.Pi30Error as error:
+            self._count_skipped(command, error.skipped)
+            if isinstance(error, pi30.FrameError) and pi30.START not in stripped:
                 self._fault("garbage", f"{command}: {len(stripped)} bytes of line noise")
                 return _Discarded("garbage")
-            self._fault("frame", f"{command}: {error}")
-            raise _AttemptFailed("frame", str(error)) from error
-        except pi30.Pi30Error as error:
             self._fault(error.kind, f"{command}: {error}")
             raise _AttemptFailed(error.kind, str(error)) from error
-        skipped = frame.skipped.strip(b"\0")
-        if skipped:
-            kind = "truncated" if skipped.startswith(b"(") else "garbage"
-            self._fault(kind, f"{command}: skipped {len(skipped)} bytes before the reply")
+        self._count_skipped(command, frame.skipped)
         try:
             return parser(frame.payload)
         except pi30.NakError as error:
@@ -361,6 +362,12 @@ class Pi30Client:
         except pi30.Pi30Error as error:
             self._fault("parse", f"{command}: {error}")
             return _Discarded("parse")
+
+    def _count_skipped(self, command: str, skipped: bytes) -> None:
+        skipped = skipped.strip(b"\0")
+        if skipped:
+            kind = "truncated" if skipped.startswith(b"(") else "garbage"
+            self._fault(kind, f"{command}: skipped {len(skipped)} bytes before a frame")
 
     def _on_timeout(self, command: str, discarded_kind: str | None) -> NoReturn:
         pending = self._buffer.clear().strip(b"\0")
@@ -375,17 +382,33 @@ class Pi30Client:
         raise _AttemptFailed("timeout", f"no reply within {self.timeout_s:g} s")
 
     def _fault(self, kind: str, message: str) -> None:
+        # A flaky cable produces many faults that retries absorb: each is counted, the first
+        # of each kind is a warning, the rest are debug lines.
         self.fault_counts[kind] += 1
-        if kind in self._failing:
-            log.debug("%s: %s (%s, again)", self.name, message, kind)
+        if kind in self._seen:
+            log.debug("%s: %s (%s)", self.name, message, kind)
         else:
-            self._failing.add(kind)
-            log.warning("%s: %s (%s)", self.name, message, kind)
+            self._seen.add(kind)
+            log.warning(
+                "%s: %s (%s; further %s faults are counted and logged at debug level)",
+                self.name,
+                message,
+                kind,
+                kind,
+            )
+
+    def _exchange_failed(self, message: str) -> None:
+        if self._down:
+            log.debug("%s", message)
+        else:
+            self._down = True
+            log.warning("%s", message)
 
     def _recovered(self) -> None:
-        if self._failing:
-            log.info("%s: recovered after %s", self.name, ", ".join(sorted(self._failing)))
-            self._failing.clear()
+        if self._down:
+            self._down = False
+            counts = ", ".join(f"{k}={v}" for k, v in sorted(self.fault_counts.items()))
+            log.info("%s: answering again (faults so far: %s)", self.name, counts)
 
 
 class _AttemptFailed(Exception):

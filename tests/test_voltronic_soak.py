@@ -1,0 +1,136 @@
+"""Fault soak: the real daemon polls the PI30 emulator through a pty 1,000 times while a
+fifth of the replies are faulty; then the inverter goes away and the controller must take its
+safe action once the data is stale."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from edge_mining.clock import ScaledClock
+from edge_mining.config import PlantConfig, SiteConfig
+from edge_mining.devices.voltronic import VoltronicSource
+from edge_mining.model import MinerStatus
+from edge_mining.service import Daemon
+from edge_mining.sim.devices import SimulatedMiner
+from edge_mining.sim.pi30_emulator import FaultSpec, Pi30Emulator
+from edge_mining.sim.plant import Plant
+
+NOON = 1_750_000_000.0 - (1_750_000_000.0 % 86400) + 12 * 3600
+POLLS = 1000
+SPEED = 100.0  # clock seconds per wall second
+STALE_AFTER_S = 60.0  # clock seconds (0.6 s of wall time)
+SOAK_WALL_LIMIT_S = 60.0  # bound on the soak loop (it takes about 15 s)
+
+FAULTS = FaultSpec(
+    rates={"crc": 0.04, "nak": 0.04, "truncated": 0.04, "garbage": 0.04, "slow": 0.04},
+    slow_s=0.05,  # longer than the driver's 0.03 s timeout, shorter than two of them
+    seed=7,
+)
+
+
+def _site(device: str, state_dir) -> SiteConfig:
+    return SiteConfig.model_validate(
+        {
+            "name": "soak",
+            "state_dir": str(state_dir),
+            "energy_source": {
+                "type": "voltronic",
+                "device": device,
+                "timeout_s": 0.03,
+                "retries": 2,
+                "poll_interval_s": 0.2,
+            },
+            "miners": [
+                {
+                    "name": "m1",
+                    "min_power_w": 600,
+                    "max_power_w": 1400,
+                    "nominal_hashrate_ths": 50,
+                    "nominal_power_w": 1400,
+                }
+            ],
+            "control": {
+                "tick_s": 5,
+                "stale_after_s": STALE_AFTER_S,
+                "safe_action": "pause",
+                "start_delay_s": 0,
+                "min_off_s": 0,
+            },
+            "mqtt": {"enabled": False},
+        }
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_fault_soak_through_the_daemon(tmp_path):
+    clock = ScaledClock(start=NOON, speed=SPEED)
+    plant = Plant(PlantConfig(), start_time=NOON)
+    emulator = Pi30Emulator(plant, clock=clock, step_plant=True, faults=FAULTS)
+    await emulator.start()
+    site = _site(emulator.path, tmp_path)
+    source = VoltronicSource(site.energy_source)
+    miner = SimulatedMiner(site.miners[0], plant, clock, running=True)
+    daemon = Daemon(site, energy=source, miners={"m1": miner}, clock=clock)
+    states = []
+    daemon.add_listener(states.append)
+    stop = asyncio.Event()
+    run = asyncio.create_task(daemon.run(stop))
+    try:
+        started = time.monotonic()
+        while source.reads_ok + source.reads_failed < POLLS:
+            assert not run.done(), "the daemon stopped during the soak"
+            assert time.monotonic() - started < SOAK_WALL_LIMIT_S, "soak too slow"
+            await asyncio.sleep(0.02)
+        soak_states = list(states)
+
+        # Good readings kept flowing: almost every poll succeeded, almost every tick was fresh.
+        assert source.reads_ok >= 0.97 * POLLS
+        fresh = sum(1 for s in soak_states if not s.energy_stale)
+        assert len(soak_states) >= 20
+        assert fresh >= 0.95 * len(soak_states)
+
+        # Every injected fault was seen and counted under its own kind. A fault on a reply
+        # the driver had already given up on is still read (as a stray) and counted; at most
+        # the last few replies may still be in flight.
+        injected = emulator.injected
+        counts = source.fault_counts
+        assert sum(injected.values()) >= 0.15 * sum(emulator.commands.values())
+        for kind in ("crc", "nak", "truncated", "garbage"):
+            assert injected[kind] > 0
+            assert injected[kind] - 3 <= counts.get(kind, 0) <= injected[kind], (kind, counts)
+        # A slow stray reply may pass while the driver is idle between polls: no timeout then.
+        assert counts["timeout"] >= 0.8 * injected["slow"]
+        assert set(counts) <= {"crc", "nak", "truncated", "garbage", "timeout", "parse"}
+
+        # The inverter goes away: readings go stale and the controller pauses the miner.
+        await emulator.stop()
+        stale_seen = time.monotonic()
+        while not (daemon.state.energy_stale and _safe_decision(daemon)):
+            assert not run.done()
+            assert time.monotonic() - stale_seen < 10.0, "no safe action after staleness"
+            await asyncio.sleep(0.02)
+        decision = daemon.state.decision
+        assert decision is not None and "stale" in decision.reason
+        assert "safe action pause" in decision.reason
+        deadline = time.monotonic() + 5.0
+        while miner.status.is_running:
+            assert time.monotonic() < deadline, "the miner kept mining on stale data"
+            await asyncio.sleep(0.02)
+        assert miner.status in (MinerStatus.STOPPING, MinerStatus.PAUSED)
+        assert (
+            source.fault_counts.get("disconnect", 0) + source.fault_counts.get("unavailable", 0)
+            >= 1
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 10)
+        await emulator.stop()
+    assert run.exception() is None
+
+
+def _safe_decision(daemon: Daemon) -> bool:
+    decision = daemon.state.decision
+    return decision is not None and "stale" in decision.reason
