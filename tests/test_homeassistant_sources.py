@@ -289,3 +289,19 @@ async def test_forecast_from_entities_moves_the_controllers_stop_soc(tomorrow_kw
         )
     )
     assert decision.stop_soc_pct == pytest.approx(stop_soc)
+
+
+def test_example_homeassistant_site_is_valid():
+    from pathlib import Path
+
+    from edge_mining.config import load_config
+
+    site = load_config(
+        Path(__file__).resolve().parents[1] / "examples" / "site-homeassistant.yaml",
+        environ={"EDGE_MINING_HOMEASSISTANT_TOKEN": "t0ken"},
+    )
+    assert site.energy_source.type == "homeassistant"
+    assert site.energy_source.battery_power.invert is True
+    assert [m.driver for m in site.miners] == ["smartplug", "smartplug"]
+    assert site.heating.zones[1].temperature_json_path == "temperature"
+    assert site.economics.hashprice_source.json_path == "hash_price"
