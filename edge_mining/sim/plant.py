@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import csv
 import math
-import random
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from edge_mining.config import PlantConfig
@@ -52,12 +52,14 @@ from edge_mining.model import EnergyReading
 
 Profile = Callable[[float], float]
 
-# Physics integrates in steps no longer than this, so SoC limits and profiles are followed
-# closely even when the caller steps once every few minutes (backtest).
+# Physics integrates in steps no longer than this, so profiles are followed closely even when
+# the caller steps once every few minutes (SoC limits are exact at any step length). A
+# backtest may pass a longer ``max_substep_s`` for speed.
 MAX_SUBSTEP_S = 60.0
 
 _PANEL_TILT_DEG = 30.0
 _DIFFUSE_FRACTION = 0.10
+_SALT_COVER, _SALT_CLOUD, _SALT_LOAD = 1, 2, 3
 _SYSTEM_LOSSES = 0.14
 _SOLAR_CONSTANT_W_M2 = 1353.0
 
@@ -123,8 +125,13 @@ class PlantState:
 # ----------------------------------------------------------------------------- profiles
 
 
+@lru_cache(maxsize=1024)
+def _day_of_year_for_day(day: int) -> int:
+    return datetime.fromtimestamp(day * 86400.0, UTC).timetuple().tm_yday
+
+
 def _day_of_year(t: float) -> int:
-    return datetime.fromtimestamp(t, UTC).timetuple().tm_yday
+    return _day_of_year_for_day(int(t // 86400.0))
 
 
 def _hour_of_day(t: float) -> float:
@@ -159,16 +166,27 @@ def clear_sky_pv_w(t: float, latitude: float, kwp: float) -> float:
     return kwp * poa * (1.0 - _SYSTEM_LOSSES)
 
 
-def _value_noise(t: float, period_s: float, seed: int, salt: str) -> float:
+_MASK64 = (1 << 64) - 1
+
+
+def _hash01(seed: int, salt: int, i: int) -> float:
+    """A uniform number in [0, 1) from three integers (splitmix64 finaliser): deterministic,
+    independent of the order of calls, and much cheaper than seeding a Random per knot."""
+    x = (seed * 0x9E3779B97F4A7C15 + salt * 0xD1B54A32D192ED03 + i * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _MASK64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 31
+    return x / 2.0**64
+
+
+def _value_noise(t: float, period_s: float, seed: int, salt: int) -> float:
     """Smooth deterministic noise in [0, 1]: random knots every ``period_s``, cosine-blended."""
     k = math.floor(t / period_s)
     frac = t / period_s - k
-
-    def knot(i: int) -> float:
-        return random.Random(f"{seed}:{salt}:{i}").random()
-
     w = (1 - math.cos(math.pi * frac)) / 2
-    return knot(k) * (1 - w) + knot(k + 1) * w
+    return _hash01(seed, salt, k) * (1 - w) + _hash01(seed, salt, k + 1) * w
 
 
 def make_pv_profile(config: PlantConfig) -> Profile:
@@ -181,8 +199,8 @@ def make_pv_profile(config: PlantConfig) -> Profile:
         power = clear_sky_pv_w(t, config.latitude, config.pv_kwp)
         if noise > 0 and power > 0:
             # Two scales: passing clouds (10 min) on top of the day's general cover (2 h).
-            cover = 0.6 * _value_noise(t, 7200.0, config.seed, "cover") + 0.4 * _value_noise(
-                t, 600.0, config.seed, "cloud"
+            cover = 0.6 * _value_noise(t, 7200.0, config.seed, _SALT_COVER) + 0.4 * _value_noise(
+                t, 600.0, config.seed, _SALT_CLOUD
             )
             power *= 1.0 - noise * cover
         return power
@@ -204,7 +222,7 @@ def make_load_profile(config: PlantConfig) -> Profile:
         frac = pos - i
         shape = _LOAD_SHAPE[i % 24] * (1 - frac) + _LOAD_SHAPE[(i + 1) % 24] * frac
         season = 1.0 + 0.15 * math.cos(2 * math.pi * (_day_of_year(t) - 15) / 365.0)
-        jitter = 1.0 + 0.2 * (_value_noise(t, 300.0, config.seed, "load") - 0.5)
+        jitter = 1.0 + 0.2 * (_value_noise(t, 300.0, config.seed, _SALT_LOAD) - 0.5)
         return mean_w * shape / _LOAD_SHAPE_MEAN * season * jitter
 
     return load
@@ -286,8 +304,12 @@ class Plant:
         start_time: float,
         pv_profile: Profile | None = None,
         load_profile: Profile | None = None,
+        max_substep_s: float = MAX_SUBSTEP_S,
     ) -> None:
+        if not max_substep_s > 0:
+            raise ValueError("max_substep_s must be above 0")
         self.config = config
+        self.max_substep_s = max_substep_s
         self._pv = pv_profile or make_pv_profile(config)
         self._load = load_profile or make_load_profile(config)
         self._miner_draw: dict[str, float] = {}
@@ -350,7 +372,7 @@ class Plant:
             self._state = self._instant(t, 0.0)
             return self._state
         while now - t > 1e-9:
-            dt = min(MAX_SUBSTEP_S, now - t)
+            dt = min(self.max_substep_s, now - t)
             self._state = self._instant(t + dt, dt)
             t = self._state.time
         return self._state
