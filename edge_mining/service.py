@@ -39,7 +39,6 @@ from edge_mining.config import (
     ControlConfig,
     SiteConfig,
     describe_validation_error,
-    load_addon_options,
     load_config,
 )
 from edge_mining.control import Controller
@@ -774,7 +773,10 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:
         if getattr(args, "addon", False):
-            site = addon_site_hook(load_addon_options(args.options or ADDON_OPTIONS_PATH))
+            # The add-on's form offers every energy source's fields; keep the chosen type's.
+            from edge_mining.addon.options import load_addon_site
+
+            site = addon_site_hook(load_addon_site(args.options or ADDON_OPTIONS_PATH))
         else:
             site = load_config(args.config)
     except ConfigError as error:

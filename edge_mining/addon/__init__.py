@@ -1,0 +1,1 @@
+"""Inside the Home Assistant add-on: options.json into the site model, Supervisor services."""

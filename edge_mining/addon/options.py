@@ -1,0 +1,110 @@
+"""The add-on's ``/data/options.json`` into the same :class:`SiteConfig` as the YAML file.
+
+The Supervisor's option schema cannot express a union, so the add-on's form offers every
+energy-source field at once (a serial device, a Modbus host, Home Assistant entities, MQTT
+topics) and the user fills in those of the chosen ``type``. Before validation we keep only the
+fields of that type, so a host left over from trying SolarEdge does not stop a Voltronic
+site. Everything else (typos are impossible: the Supervisor drops unknown keys) goes to the
+model unchanged, and its problems come back one line each.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from edge_mining.config import (
+    ADDON_OPTIONS_PATH,
+    ConfigError,
+    EnergySourceConfig,
+    SiteConfig,
+    parse_config,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _source_models() -> dict[str, type[BaseModel]]:
+    union = typing.get_args(EnergySourceConfig)[0]
+    models: dict[str, type[BaseModel]] = {}
+    for model in typing.get_args(union):
+        tag = typing.get_args(model.model_fields["type"].annotation)[0]
+        models[tag] = model
+    return models
+
+
+def _nested_model(model: type[BaseModel], field: str) -> type[BaseModel] | None:
+    annotation = model.model_fields[field].annotation
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == {} or value == ""
+
+
+def _keep_fields(
+    data: Mapping[str, Any], model: type[BaseModel], where: str, dropped: list[str]
+) -> dict[str, Any]:
+    """``data`` restricted to ``model``'s fields; empty optional sections removed."""
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in model.model_fields:
+            if not _is_empty(value):
+                dropped.append(f"{where}.{key}")
+            continue
+        nested = _nested_model(model, key)
+        if nested is not None and isinstance(value, Mapping):
+            value = _keep_fields(value, nested, f"{where}.{key}", dropped)
+        if _is_empty(value):
+            continue  # an untouched section of the form: the model's default applies
+        kept[key] = value
+    return kept
+
+
+def normalize_options(raw: Any) -> Any:
+    """Options as the Supervisor stores them -> the raw site mapping ``parse_config`` takes."""
+    if not isinstance(raw, dict):
+        return raw
+    data = dict(raw)
+    source = data.get("energy_source")
+    if isinstance(source, Mapping):
+        model = _source_models().get(str(source.get("type")))
+        if model is not None:  # an unknown type is left for the model to report
+            dropped: list[str] = []
+            data["energy_source"] = _keep_fields(source, model, "energy_source", dropped)
+            if dropped:
+                log.info(
+                    "ignoring options that do not apply to a %s energy source: %s",
+                    source.get("type"),
+                    ", ".join(dropped),
+                )
+    for section in ("economics", "forecast", "homeassistant", "mqtt", "heating", "control"):
+        value = data.get(section)
+        if isinstance(value, Mapping):
+            data[section] = {k: v for k, v in value.items() if not _is_empty(v)}
+    return data
+
+
+def load_addon_site(
+    path: Path = ADDON_OPTIONS_PATH, environ: Mapping[str, str] | None = None
+) -> SiteConfig:
+    """Read ``options.json``; state (counters) persists next to it, in ``/data``."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
+    except json.JSONDecodeError as error:
+        raise ConfigError([f"{path}: invalid JSON at line {error.lineno}: {error.msg}"]) from None
+    data = normalize_options(raw)
+    if isinstance(data, dict) and "state_dir" not in data:
+        data["state_dir"] = str(path.parent)
+    return parse_config(data, environ)
