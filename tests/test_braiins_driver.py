@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -117,6 +118,18 @@ async def test_detection_is_cached_and_redone_only_after_the_miner_was_unreachab
         for _ in range(5):
             await driver.read()
         assert driver.detections == 2
+
+
+async def test_read_stays_bounded_while_detection_carries_on_in_the_background():
+    host = fresh_host()
+    async with EmulatedMiner(host, **FAST):
+        driver = BraiinsMiner(miner_config(host), timeout_s=2.0)
+        # The daemon's own per-miner timeout, far too short for pyasic's detection:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(driver.read(), 0.005)
+        state, _ = await wait_for_state(driver, lambda s: s.status == M.MINING)
+        assert driver.detections == 1  # the first attempt was not started over
+        await driver.close()
 
 
 async def test_legacy_bosminer_pauses_and_resumes_and_refuses_a_power_target():

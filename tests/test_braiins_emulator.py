@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import signal
@@ -18,6 +19,7 @@ from pyasic.rpc.bosminer import BOSMinerRPCAPI
 from pyasic.web.braiins_os.boser import BOSerWebAPI
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
 
+from edge_mining.sim import braiins_emulator
 from edge_mining.sim.braiins import EmulatedMiner, Faults, find_model, loopback_hosts
 from edge_mining.sim.braiins.machine import MinerMachine
 
@@ -217,12 +219,12 @@ def test_cli_prints_one_line_per_miner_and_exits_0_on_sigterm():
             proc.wait()
 
 
-def test_cli_rejects_a_non_loopback_host():
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_mining.cli", "emulate", "miner", "--host", "192.168.1.5"],
-        capture_output=True,
-        text=True,
-        timeout=30,
+def test_cli_rejects_a_non_loopback_host(capsys):
+    args = argparse.Namespace(
+        host="192.168.1.5", count=1, model="S19j Pro", password="root", speed=1.0, faults=""
     )
-    assert proc.returncode == 2
-    assert "loopback" in proc.stderr
+    assert braiins_emulator.main(args) == 2
+    assert "loopback" in capsys.readouterr().err
+    args.host, args.faults = "127.0.0.1", "melt"
+    assert braiins_emulator.main(args) == 2
+    assert "unknown fault" in capsys.readouterr().err

@@ -21,7 +21,9 @@ became unreachable (it may come back with other firmware). ``read`` is bounded b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -58,6 +60,10 @@ HEALTHY_CHAIN_STATES = frozenset(
 AUTH_STATUSES = frozenset({Status.UNAUTHENTICATED, Status.PERMISSION_DENIED})
 REFUSAL_STATUSES = frozenset(
     {Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION, Status.OUT_OF_RANGE}
+)
+MAX_CONCURRENT_DETECTIONS = 32
+_DETECTION_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
 )
 GENERIC_DATA = [
     DataOptions.HASHRATE,
@@ -120,7 +126,9 @@ class BraiinsMiner:
         self.detections = 0  # how many times pyasic detection ran (for tests and benchmarks)
         self._miner: AnyMiner | None = None
         self._lost = False  # unreachable since the last detection: detect again
-        self._detect_lock = asyncio.Lock()
+        self._detect_task: asyncio.Task[AnyMiner] | None = None
+        # pyasic's factory waits up to 3 s for each of two stages, then we ask two gRPC calls.
+        self.detect_timeout_s = 6.0 + 3 * timeout_s
         self._auth_error: str | None = None
         self._initial_flag: bool | None = None
         self._last_target_w: float | None = None
@@ -254,23 +262,34 @@ class BraiinsMiner:
     # ------------------------------------------------------------------------- detection
 
     async def _detected(self) -> AnyMiner:
-        """The cached pyasic miner; detected on first use and after it was unreachable."""
+        """The cached pyasic miner; detected on first use and after it was unreachable.
+
+        Detection runs in a task of its own, so a caller's timeout does not cancel it: with
+        many miners starting at once it carries on across polls instead of starting over.
+        """
         if self._miner is not None and not self._lost:
             return self._miner
-        async with self._detect_lock:
-            if self._miner is not None and not self._lost:
-                return self._miner
-            miner = await miner_factory.get_miner(self.host)
-            if miner is None:
-                raise DeviceUnavailable(f"{self.label}: no miner answers")
-            self.detections += 1
-            self._configure(miner)
-            self.tracker.forget()
-            self._miner = miner
-            self._lost = False
-            await self._describe(miner)
-            log.info("%s detected: %s, backend %s", self.label, self.model, self.backend)
-            return miner
+        task = self._detect_task
+        if task is None or task.done():
+            task = asyncio.create_task(self._detect(), name=f"detect miner {self.name}")
+            task.add_done_callback(_consume_result)
+            self._detect_task = task
+        return await asyncio.shield(task)
+
+    async def _detect(self) -> AnyMiner:
+        async with _detection_slots():
+            async with asyncio.timeout(self.detect_timeout_s):
+                miner = await miner_factory.get_miner(self.host)
+                if miner is None:
+                    raise DeviceUnavailable(f"{self.label}: no miner answers")
+                self.detections += 1
+                self._configure(miner)
+                self.tracker.forget()
+                self._miner = miner
+                self._lost = False
+                await self._describe(miner)
+        log.info("%s detected: %s, backend %s", self.label, self.model, self.backend)
+        return miner
 
     def _configure(self, miner: AnyMiner) -> None:
         password = self.config.password.get_secret_value() or "root"
@@ -430,6 +449,11 @@ class BraiinsMiner:
         return float(limit)
 
     async def close(self) -> None:
+        task, self._detect_task = self._detect_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         self._miner = None
 
     # ------------------------------------------------------------------------- transport
@@ -494,6 +518,21 @@ class BraiinsMiner:
         if not ok:
             raise CommandRejected(f"{self.label}: pyasic could not {what} this miner")
         return ok
+
+
+def _consume_result(task: asyncio.Task[Any]) -> None:
+    """Retrieve a detection task's outcome so an unawaited failure is not reported as lost."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _detection_slots() -> asyncio.Semaphore:
+    """A per-event-loop limit on concurrent detections (each one is CPU-heavy in pyasic)."""
+    loop = asyncio.get_running_loop()
+    slots = _DETECTION_SLOTS.get(loop)
+    if slots is None:
+        slots = _DETECTION_SLOTS[loop] = asyncio.Semaphore(MAX_CONCURRENT_DETECTIONS)
+    return slots
 
 
 def firmware_name(version: str | None) -> str | None:
