@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from edge_mining.devices import pi30
-from edge_mining.devices.base import DeviceError
+from edge_mining.devices.base import DeviceError, DeviceUnavailable
 from edge_mining.devices.voltronic import Pi30Client, to_energy_reading
 
 T = TypeVar("T")
@@ -45,9 +45,20 @@ async def probe(device: str, transport: str = "serial", timeout_s: float = 2.0) 
     client = Pi30Client(device, transport=transport, timeout_s=timeout_s, retries=1)
     errors: dict[str, str] = {}
 
+    unreachable: list[str] = []
+
     async def ask(command: str, parser: Callable[[bytes], T]) -> T | None:
+        if unreachable:
+            # The device cannot be opened or does not answer at all: do not wait for each
+            # remaining command to time out too.
+            errors[command] = f"skipped: {unreachable[0]}"
+            return None
         try:
             return await client.query(command, parser)
+        except DeviceUnavailable as error:
+            errors[command] = str(error)
+            unreachable.append(str(error))
+            return None
         except DeviceError as error:
             errors[command] = str(error)
             return None
