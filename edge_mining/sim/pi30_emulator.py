@@ -148,6 +148,9 @@ class Pi30Emulator:
         self.charger_priority = 1  # solar first
         self.injected: Counter[str] = Counter()
         self.commands: Counter[str] = Counter()
+        # Bytes that crossed the (emulated) wire, padding excluded: for wire-time figures.
+        self.bytes_received = 0
+        self.bytes_sent = 0
         self._rng = random.Random(self.faults.seed)
         self._forced: list[str] = []
         self._pty: _Pty | None = None
@@ -257,6 +260,7 @@ class Pi30Emulator:
         for byte in data:
             if byte == 0:
                 continue  # HID report padding
+            self.bytes_received += 1
             if self._first_byte_at is None:
                 self._first_byte_at = now
             if byte == pi30.CR:
@@ -346,6 +350,7 @@ class Pi30Emulator:
             if self._pty is None:
                 return
             os.write(self._pty.master, chunk)
+            self.bytes_sent += len(chunk)
 
     # --------------------------------------------------------------------- replies
 
