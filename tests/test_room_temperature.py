@@ -107,8 +107,10 @@ async def test_zone_from_zigbee2mqtt_and_plain_topics(mosquitto):
         await publisher.publish(
             f"{base}/zigbee2mqtt/office_sensor",
             json.dumps({"battery": 97, "humidity": 48.2, "linkquality": 120, "temperature": 19.4}),
+            # Retained, as the devices do: the reader may subscribe after the publish.
+            retain=True,
         )
-        await publisher.publish(f"{base}/shellies/ht/sensor/temperature", "8.25")
+        await publisher.publish(f"{base}/shellies/ht/sensor/temperature", "8.25", retain=True)
         deadline = time.monotonic() + 5
         found: dict[str, float] = {}
         while len(found) < 2 and time.monotonic() < deadline:
