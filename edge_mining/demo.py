@@ -106,10 +106,62 @@ async def setup_emulated_miners(
     args: argparse.Namespace, site: SiteConfig, plant: Any, clock: Clock, stack: AsyncExitStack
 ) -> SiteConfig:
     """``--miners emulated``: BraiinsOS emulators on loopback, driven through pyasic
-    (edge_mining/sim/braiins_emulator.py)."""
-    raise DemoOptionUnavailable(
-        "--miners emulated is not available yet (needs the BraiinsOS emulator and driver)"
-    )
+    (edge_mining/sim/braiins_emulator.py).
+
+    Every simulated miner with a power target becomes an emulated BraiinsOS machine on its own
+    127.0.77.x address (an S9 running legacy BOSminer below 2 kW, which is on/off only, else
+    an S19j Pro on BOSer); each runs on the demo's clock and draws from the demo's plant. The
+    site's entries switch to ``driver: braiins`` with a per-demo password, so the daemon
+    reaches them through the device factory and pyasic exactly as ``edge-mining run`` would.
+    """
+    import secrets
+
+    from pydantic import SecretStr
+
+    from edge_mining.sim.braiins import EmulatedMiner, EmulatorFleet, loopback_hosts
+
+    chosen = [m for m in site.miners if m.driver == "simulated" and m.power_target]
+    if not chosen:
+        raise DemoOptionUnavailable("--miners emulated: no simulated miner to emulate")
+    password = secrets.token_urlsafe(12)
+    hosts = loopback_hosts("127.0.77.1", len(chosen))
+    emulated: list[EmulatedMiner] = []
+    replaced: dict[str, Any] = {}
+    for config, host in zip(chosen, hosts, strict=True):
+        legacy = config.nominal_power_w < 2000
+        model = "S9" if legacy else "S19j Pro"
+        emulated.append(
+            EmulatedMiner(
+                host, model, clock=clock, password=password, name=config.name, mining=False
+            )
+        )
+        replaced[config.name] = config.model_copy(
+            update={
+                "driver": "braiins",
+                "host": host,
+                "password": SecretStr(password),
+                "power_target": not legacy,  # legacy BOSminer retargets only by restarting
+            }
+        )
+    on_power = plant.set_miner_draw if plant is not None else None
+    fleet = EmulatorFleet(emulated, on_power=on_power)
+    fleet.feed_interval_s = 0.1
+    try:
+        await fleet.start()
+    except OSError as error:
+        await fleet.close()
+        raise DemoOptionUnavailable(
+            f"--miners emulated: cannot listen on loopback: {error}"
+        ) from None
+    stack.push_async_callback(fleet.close)
+    for miner in emulated:
+        print(
+            f"emulated BraiinsOS miner {miner.name} ({miner.spec.model}, "
+            f"{'BOSminer' if miner.legacy else 'BOSer'}) on {miner.host}",
+            flush=True,
+        )
+    miners = [replaced.get(m.name, m) for m in site.miners]
+    return site.model_copy(update={"miners": miners})
 
 
 async def setup_solaredge(
