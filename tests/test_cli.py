@@ -169,8 +169,8 @@ COMMAND_LINE = re.compile(
 
 
 def test_demo_runs_and_prints_decisions_with_reasons():
-    # 8 wall seconds at 300x: 40 simulated minutes from 09:00, enough to see miners start.
-    result = _cli("demo", "--duration", "8", "--speed", "300", "--start-hour", "9", timeout=60)
+    # 5 wall seconds at 300x: 25 simulated minutes from 09:00, enough to see miners start.
+    result = _cli("demo", "--duration", "5", "--speed", "300", "--start-hour", "9", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     lines = DECISION_LINE.findall(result.stdout)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import JUNE_21, make_site, site_data, write_yaml
+from conftest import JUNE_21, MINER_3KW, make_site, site_data, write_yaml
 
 from edge_mining.clock import ManualClock
 from edge_mining.config import SiteConfig
@@ -323,3 +323,19 @@ async def test_daemon_rejects_drivers_that_do_not_match_the_config(tmp_path, sim
     devices = build_devices(sim_site, clock=ManualClock(NOON))
     with pytest.raises(ValueError, match="drivers and configured miners differ"):
         Daemon(sim_site, energy=devices.energy, miners={})
+
+
+async def test_secrets_never_reach_the_log(tmp_path, caplog):
+    secret = "hunter2-very-secret"
+    site = make_site(
+        tmp_path / "state",
+        miners=[{**MINER_3KW, "password": secret}],
+        homeassistant={"token": secret},
+        control=FAST_CONTROL,
+    )
+    caplog.set_level("DEBUG")
+    daemon = make_daemon(site, ManualClock(NOON))
+    state = await run_until(daemon, lambda s: daemon.ticks >= 20)
+    assert caplog.records  # something was logged
+    assert secret not in caplog.text
+    assert secret not in repr(state) and secret not in repr(daemon.site)
