@@ -191,7 +191,6 @@ async def test_device_vanishes_and_returns(plant, tmp_path):
         source = VoltronicSource(_config(str(path), retries=1))
         try:
             await source.read()
-            first_pty = os.path.realpath(path)
             unplug = asyncio.create_task(emulator.vanish(0.6))
             await asyncio.sleep(0.05)
             assert not path.exists()
@@ -200,7 +199,6 @@ async def test_device_vanishes_and_returns(plant, tmp_path):
             await unplug
             reading = await source.read()
             assert reading.load_power_w is not None
-            assert os.path.realpath(path) != first_pty
         finally:
             await source.close()
     counts = source.fault_counts
@@ -251,3 +249,30 @@ async def test_garbage_lines_between_replies_are_skipped(emulator, source):
     os.write(emulator._pty.master, b"\x13\x99noise\r")
     assert await source.client.query("QPI", pi30.parse_qpi) == "PI30"
     assert source.fault_counts == {"garbage": 1}
+
+
+async def test_vanish_fault_mid_command_then_reopen(plant, tmp_path):
+    path = tmp_path / "ttyUSB-pi30"
+    faults = FaultSpec(vanish_s=0.3)
+    async with Pi30Emulator(plant, link_path=path, faults=faults) as emulator:
+        source = VoltronicSource(_config(str(path), retries=1))
+        try:
+            await source.read()
+            emulator.inject("vanish")  # the next command's reply never comes: unplugged
+            with pytest.raises(DeviceUnavailable):
+                await source.client.query("QPIGS", pi30.parse_qpigs)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5.0
+            while True:
+                try:
+                    reading = await source.read()
+                    break
+                except DeviceUnavailable:
+                    assert loop.time() < deadline, "never reconnected"
+                    await asyncio.sleep(0.1)
+        finally:
+            await source.close()
+    assert reading.battery_soc_pct is not None
+    assert emulator.injected["vanish"] == 1
+    assert source.fault_counts["disconnect"] == 1
+    assert source.fault_counts["unavailable"] >= 1
