@@ -145,3 +145,15 @@ mqtt:
     assert process.returncode == 0, err.decode()
     assert emulator.commands["QMOD"] >= 1 and emulator.commands["QPIWS"] >= 1
     assert "config error" not in err.decode()
+
+
+async def test_demo_runs_with_the_emulated_inverter(tmp_path):
+    code, out, err = await _cli(
+        "demo", "--inverter", "emulated", "--duration", "3", "--speed", "120", timeout=60
+    )
+    assert code == 0, err
+    assert "emulated PI30 inverter on /dev/" in out
+    assert "demo ended after" in out
+    # The console shows inverter readings, not just blanks.
+    assert "PV " in out and "SoC" in out
+    assert "failed after" not in err
