@@ -119,7 +119,9 @@ class SerialLink:
                 exclusive=True,
             )
         except Exception as error:  # serial.SerialException, OSError, ValueError
-            raise OSError(f"cannot open {self.device}: {error}") from error
+            code = getattr(error, "errno", None)
+            reason = os.strerror(code) if isinstance(code, int) else str(error)
+            raise OSError(code, f"cannot open {self.device}: {reason}") from error
         self._inbox, self._transport = inbox, transport
 
     async def write(self, data: bytes) -> None:
@@ -149,7 +151,10 @@ class HidrawLink:
         self._inbox: _Inbox | None = None
 
     async def open(self) -> None:
-        fd = os.open(self.device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            fd = os.open(self.device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError as error:
+            raise OSError(error.errno, f"cannot open {self.device}: {error.strerror}") from error
         inbox = _Inbox()
         self._fd, self._inbox = fd, inbox
         asyncio.get_running_loop().add_reader(fd, self._readable)
@@ -264,8 +269,8 @@ class Pi30Client:
                 try:
                     link = await self._ensure_link()
                 except OSError as error:
-                    last_kind, last = "unavailable", str(error)
-                    self._fault("unavailable", f"{command}: {error}")
+                    last_kind, last = "unavailable", error.strerror or str(error)
+                    self._fault("unavailable", f"{command}: {last}")
                     if attempt < self.retries:
                         await asyncio.sleep(min(0.5, self.timeout_s / 4))
                     continue

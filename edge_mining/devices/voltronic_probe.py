@@ -51,7 +51,7 @@ async def probe(device: str, transport: str = "serial", timeout_s: float = 2.0) 
         if unreachable:
             # The device cannot be opened or does not answer at all: do not wait for each
             # remaining command to time out too.
-            errors[command] = f"skipped: {unreachable[0]}"
+            errors[command] = "skipped: the device did not answer"
             return None
         try:
             return await client.query(command, parser)
