@@ -104,11 +104,16 @@ def _keep(c: Candidate, pools: Pools, s: Situation) -> None:
     control = s.control
     memory = c.memory
     free = pools.free(c, pools.keep_w)
-    tolerance = 0.0 if s.floor_breached else control.stop_deficit_w
+    # A start the miner has not followed yet costs nothing to cancel: no tolerance, no delay.
+    pending = not memory.followed and not c.state.status.is_running
+    tolerance = 0.0 if s.floor_breached or pending else control.stop_deficit_w
     deficit = free < c.claim_w - tolerance
     held = memory.stop_timer.update(deficit, s.now)
     if deficit:
         short = f"{max(0.0, free):.0f} W free for {c.claim_w:.0f} W"
+        if pending:
+            c.reason = f"start cancelled: not enough power ({short})"
+            return
         if s.floor_breached:
             c.reason = f"battery at stop SoC and discharging ({short}): stop now"
             return
