@@ -145,6 +145,7 @@ def solve_oracle(
         cost[col + j] = -gr.revenue_per_wh * h
     cost[col + ix] = -export_price_per_kwh / 1000.0 * h
     cost[col + ii] = import_price / 1000.0 * h
+    value = -cost.copy()  # currency per variable unit: what the plan is worth
     for k in (ic, idh, idm):
         cost[col + k] = _THROUGHPUT_EPS / 1000.0 * h
 
@@ -218,7 +219,7 @@ def solve_oracle(
         return result.x
 
     x = solve()
-    relaxed_bound = float(-cost @ x)
+    relaxed_bound = float(value @ x)
     rounds = 0
     # Repair: where the relaxed solution mines from the battery below the reserve, forbid
     # it and solve again. The result respects the reserve exactly; the first value stays
@@ -267,7 +268,7 @@ def solve_oracle(
         fleet_max_w=miners_max,
         elapsed_s=time.perf_counter() - began,
         notes={
-            "objective": float(-cost @ x),
+            "objective": float(value @ x),
             "relaxed_bound": relaxed_bound,
             "repair_rounds": float(rounds),
         },
