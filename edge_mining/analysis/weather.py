@@ -14,6 +14,7 @@ array's kWp unless ``inverter_kw`` says otherwise).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,13 @@ def detect_format(path: Path) -> str:
 
 def read_weather(path: Path) -> Weather:
     """Read a TMY3, TMY2 or EPW file into hourly :class:`Weather`."""
+    with warnings.catch_warnings():
+        # pvlib's readers use pandas idioms newer pandas deprecates; nothing to act on.
+        warnings.filterwarnings("ignore", module="pvlib")
+        return _read_weather(path)
+
+
+def _read_weather(path: Path) -> Weather:
     kind = detect_format(path)
     try:
         if kind == "tmy3":
@@ -136,6 +144,19 @@ def pv_power_w(
     inverter_kw: float | None = None,
 ) -> pd.Series:
     """Mean AC power (W) of each hour of ``weather`` (same index)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="pvlib")
+        return _pv_power_w(weather, kwp, tilt, azimuth, losses_pct, inverter_kw)
+
+
+def _pv_power_w(
+    weather: Weather,
+    kwp: float,
+    tilt: float,
+    azimuth: float,
+    losses_pct: float,
+    inverter_kw: float | None,
+) -> pd.Series:
     if kwp <= 0:
         raise ValueError("kWp must be above 0")
     if not 0.0 <= losses_pct < 100.0:
