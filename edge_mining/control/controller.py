@@ -35,7 +35,13 @@ from edge_mining.control.economics import beats_export
 from edge_mining.control.following import clamp, target_limits
 from edge_mining.control.heating import Heating
 from edge_mining.control.memory import ManualOverride, MinerMemory
-from edge_mining.control.surplus import SiteKind, estimate_surplus, probe_backoff_s
+from edge_mining.control.surplus import (
+    PROBE_START_BACKOFF_S,
+    SiteKind,
+    estimate_surplus,
+    probe_backoff_s,
+)
+from edge_mining.control.timers import utc_day
 from edge_mining.model import Action, Command, Decision, MinerState, MinerStatus, Mode, Snapshot
 
 _ACTION_ORDER = {Action.STOP: 0, Action.SET_POWER: 1, Action.START: 2}
@@ -70,6 +76,11 @@ class Controller:
         # when probing may resume after a probe made the battery discharge.
         self._probed = False
         self._probe_blocked_until = float("-inf")
+        # Probe starts: who was started on a hidden surplus (and when), and the back-off.
+        self._probe_started: dict[str, float] = {}
+        self._probe_start_backoff_s = PROBE_START_BACKOFF_S
+        self._probe_start_blocked_until = float("-inf")
+        self._probe_day = -1
 
     # ------------------------------------------------------------------ user commands
 
@@ -233,10 +244,16 @@ class Controller:
             at_floor=battery.at_floor,
             floor_breached=battery.floor_breached,
             probe_start_ok=self._probe_start_ok(
-                estimate.hidden and now >= self._probe_blocked_until, ramping, battery, candidates
+                estimate.hidden
+                and now >= self._probe_blocked_until
+                and now >= self._probe_start_blocked_until,
+                ramping,
+                battery,
+                candidates,
             ),
         )
         allocate(candidates, pools, situation)
+        self._track_probe_starts(candidates, now)
         for c in candidates:
             if c.gated and not c.running:
                 c.reason += " (economics: export pays more)"
@@ -332,6 +349,30 @@ class Controller:
             ):
                 return False
         return True
+
+    def _track_probe_starts(self, candidates: Sequence[Candidate], now: float) -> None:
+        """Back off probe starts that fail; forgive them when one holds or a day begins."""
+        day = utc_day(now)
+        if day != self._probe_day:
+            self._probe_day = day
+            self._probe_start_backoff_s = PROBE_START_BACKOFF_S
+            self._probe_start_blocked_until = float("-inf")
+        for c in candidates:
+            name = c.memory.name
+            if c.new_start and c.reason.startswith("start: probing"):
+                self._probe_started[name] = now
+            elif name in self._probe_started:
+                started = self._probe_started[name]
+                if not c.running:
+                    del self._probe_started[name]
+                    self._probe_start_blocked_until = now + self._probe_start_backoff_s
+                    self._probe_start_backoff_s *= 2
+                elif (
+                    now - started >= self.control.min_on_s
+                    and c.memory.stop_timer.held_for(now) == 0.0
+                ):
+                    del self._probe_started[name]
+                    self._probe_start_backoff_s = PROBE_START_BACKOFF_S
 
     def _enforce_floor(
         self,

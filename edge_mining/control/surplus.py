@@ -24,6 +24,11 @@ it really draws stays counted as load (conservative).
   and the measured balance pulls the miners back. After such a failed probe the controller
   waits ``PROBE_BACKOFF_INTERVALS`` change intervals (at least ``PROBE_BACKOFF_MIN_S``) before
   probing again, so a miner at the edge of the PV does not saw up and down every interval.
+- Hidden surplus and on/off miners (or a miner whose minimum is above one probe step): the only
+  way to learn is to try. One *probe start* at a time is allowed when the battery is full, at
+  or above the start SoC, nothing is ramping and no running miner can take a probe step; it is
+  bounded by the start delay, the daily start limit and ``PROBE_START_BACKOFF_S``. A failed
+  probe costs at most the minimum run time of the miner on the battery (which was full).
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ from edge_mining.model import EnergyReading
 
 PROBE_BACKOFF_INTERVALS = 10
 PROBE_BACKOFF_MIN_S = 300.0
+# A start tried on a hidden surplus that had to be stopped for lack of power blocks further
+# probe starts for this long, doubling with each failure; reset by a probe start that
+# survives its minimum run time, and by a new UTC day. (Evening PV falls: retrying every
+# few minutes would only burn starts and battery.)
+PROBE_START_BACKOFF_S = 1800.0
 
 
 def probe_backoff_s(control: ControlConfig) -> float:
