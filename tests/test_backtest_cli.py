@@ -1,0 +1,82 @@
+"""``edge-mining backtest`` and ``edge-mining profitability`` end to end, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge_mining.analysis.weather import pvlib_sample
+from edge_mining.cli import main
+
+WEATHER = str(pvlib_sample("723170TYA.CSV"))
+CONTRACT = [
+    "backtest", "--weather", WEATHER, "--pv-kwp", "5", "--tilt", "30", "--azimuth", "180",
+    "--battery-kwh", "10", "--load-kwh-per-year", "4000", "--miner", "S19j Pro:1",
+    "--policies", "edge,seed,threshold,export,oracle", "--step-min", "15",
+    "--start-day", "170", "--days", "2",
+]  # fmt: skip
+KPIS = {
+    "mined_kwh", "surplus_captured_pct", "uptime_pct", "btc_mined", "mining_revenue",
+    "export_value_of_mined_energy", "battery_kwh_for_mining", "grid_import_for_mining_kwh",
+    "reserve_violations", "starts_per_day_per_miner", "heat_kwh", "gain_vs_export",
+}  # fmt: skip
+
+
+def test_backtest_json_has_one_object_per_policy_with_every_kpi(capsys, tmp_path):
+    assert main([*CONTRACT, "--json", "--report", str(tmp_path / "report")]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["policy"] for r in rows] == ["edge", "seed", "threshold", "export", "oracle"]
+    for row in rows:
+        assert KPIS <= row.keys()
+        assert row["days"] == 2
+    by_name = {r["policy"]: r for r in rows}
+    assert by_name["export"]["mined_kwh"] == 0
+    assert by_name["oracle"]["share_of_oracle_revenue_pct"] == 100
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert page.count("<svg") >= 8 and "Cumulative BTC mined" in page
+    assert (tmp_path / "report" / "kpis.csv").read_text().count("\n") == 6
+
+
+def test_backtest_console_table(capsys):
+    assert main([*CONTRACT[:-6], "--policies", "seed,export", "--days", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "GREENSBORO" in out and "hashprice" in out
+    assert "mined energy, kWh" in out and "seed" in out and "export" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--policies", "edge,magic"], "unknown policies"),
+        (["--miner", "S99"], "unknown miner model"),
+        (["--weather", "/nonexistent.csv"], "no such file"),
+        (["--step-min", "7"], "--step-min"),
+        (["--control", "start_soc_pct=10"], "--control"),
+    ],
+)
+def test_backtest_bad_input_is_a_clear_usage_error(capsys, change, message):
+    args = list(CONTRACT)
+    flag = change[0]
+    if flag in args:
+        i = args.index(flag)
+        args[i : i + 2] = change
+    else:
+        args += change
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_profitability_prints_break_even_and_table(capsys):
+    args = ["profitability", "--hashrate-ths", "100", "--power-w", "3050", "--capex", "2000"]
+    args += ["--months", "12", "--difficulty-increment", "0", "--table-uptimes", "50,100"]
+    assert main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["break_even_month"] == 4  # the hand-worked case of test_economics
+    assert len(data["months"]) == 12
+    assert data["sats_per_th_day"] == pytest.approx(501.91, abs=0.01)
+    assert data["break_even_table"]["months"][2] == [8, 4]  # 0.035/kWh: 50 % and 100 %
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "break-even month: 4" in out and "months to break even" in out
+    assert main(["profitability", "--uptime", "150"]) == 2
