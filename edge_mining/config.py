@@ -43,6 +43,14 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+class SettingProblems(ValueError):
+    """Several problems found by one cross-field check: reported one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class _Section(BaseModel):
     # Unknown keys are errors: a typo in a threshold must not be silently ignored.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -270,7 +278,7 @@ class ControlConfig(_Section):
         if self.forecast_sunny_kwh <= self.forecast_cloudy_kwh:
             problems.append("forecast_sunny_kwh must be above forecast_cloudy_kwh")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise SettingProblems(problems)
         return self
 
 
@@ -492,6 +500,10 @@ def describe_validation_error(error: ValidationError, data: Mapping[str, Any]) -
             if isinstance(source, Mapping) and source.get("type") == loc[1]:
                 del loc[1]
         msg = item["msg"].removeprefix("Value error, ")
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, SettingProblems):
+            lines.extend(f"{_location(tuple(loc))}: {problem}" for problem in cause.problems)
+            continue
         if item["type"] == "union_tag_invalid":
             ctx = item.get("ctx", {})
             msg = f"unknown type {ctx.get('tag')!r} (expected one of {ctx.get('expected_tags')})"

@@ -103,3 +103,29 @@ def test_factory_turns_a_driver_constructor_error_into_a_config_problem():
     assert caught.value.problems == [
         "energy_source: cannot set up this driver: device path does not exist"
     ]
+
+
+def test_several_threshold_problems_are_reported_one_line_each() -> None:
+    from edge_mining.config import ConfigError, parse_config
+
+    raw = {
+        "control": {"start_soc_pct": 30, "stop_soc_pct": 50, "forecast_sunny_kwh": 1},
+        "miners": [
+            {
+                "name": "a",
+                "min_power_w": 1,
+                "max_power_w": 3,
+                "nominal_hashrate_ths": 1,
+                "nominal_power_w": 1,
+            }
+        ],
+    }
+    try:
+        parse_config(raw, {})
+    except ConfigError as error:
+        problems = error.problems
+    else:
+        raise AssertionError("impossible thresholds were accepted")
+    assert len(problems) == 3
+    assert all(line.startswith("control: ") for line in problems)
+    assert any("stop_soc_pct (50) must be below start_soc_pct (30)" in line for line in problems)
