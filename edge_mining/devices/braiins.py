@@ -159,6 +159,9 @@ class BraiinsMiner:
                     await self._check_auth(miner)
                 telemetry = await self._poll(miner)
         except TimeoutError:
+            if self._detecting:
+                # Detection carries on in its task; this poll just could not wait for it.
+                return self._unreachable(now, "detecting the miner", lost=False)
             return self._unreachable(now, f"no answer within {self.timeout_s:g} s")
         except DeviceUnavailable as exc:
             return self._unreachable(now, str(exc))
@@ -196,13 +199,17 @@ class BraiinsMiner:
             serial=self.serial,
         )
 
-    def _unreachable(self, now: float, why: str) -> MinerState:
-        if not self._lost:
+    @property
+    def _detecting(self) -> bool:
+        return self._detect_task is not None and not self._detect_task.done()
+
+    def _unreachable(self, now: float, why: str, *, lost: bool = True) -> MinerState:
+        if lost and not self._lost:
             if why.startswith(self.label):
                 log.warning("%s", why)
             else:
                 log.warning("%s is unreachable: %s", self.label, why)
-        self._lost = True
+        self._lost = self._lost or lost
         self.tracker.observe(Observation(False), now)
         return MinerState(
             name=self.name,

@@ -17,7 +17,7 @@ from edge_mining.sim.braiins import EmulatedMiner, EmulatorFleet, Faults, find_m
 
 __all__ = ["EmulatedMiner", "EmulatorFleet", "Faults", "main", "raise_fd_limit"]
 
-FDS_PER_MINER = 8  # three listeners plus a few connections in flight
+FDS_PER_MINER = 16  # three listeners plus the connections of a detection in flight
 
 
 def raise_fd_limit(wanted: int) -> int:
