@@ -148,6 +148,8 @@ def solve_oracle(
     value = -cost.copy()  # currency per variable unit: what the plan is worth
     for k in (ic, idh, idm):
         cost[col + k] = _THROUGHPUT_EPS / 1000.0 * h
+    # Serving the house from the battery is labelled as such, not as mining discharge.
+    cost[col + idm] *= 2.0
 
     rows_ub: list[sparse.coo_matrix] = []
     rhs_ub: list[np.ndarray] = []
@@ -225,8 +227,7 @@ def solve_oracle(
     # it and solve again. The result respects the reserve exactly; the first value stays
     # the proven upper bound.
     while rounds < repair_rounds:
-        stored_start = np.concatenate([[e0], x[e_col[:-1]]])
-        bad = (x[col + idm] > 0.5) & (stored_start < e_res - 1e-6)
+        bad = _mining_below_reserve(x, col, g, pv, house, e0, e_col, e_res, ic, idh, idm, ix, ii)
         if not bad.any():
             break
         upper[(col + idm)[bad]] = 0.0
@@ -273,6 +274,34 @@ def solve_oracle(
             "repair_rounds": float(rounds),
         },
     )
+
+
+def _mining_below_reserve(
+    x: np.ndarray,
+    col: np.ndarray,
+    g: int,
+    pv: np.ndarray,
+    house: np.ndarray,
+    e0: float,
+    e_col: np.ndarray,
+    e_res: float,
+    ic: int,
+    idh: int,
+    idm: int,
+    ix: int,
+    ii: int,
+) -> np.ndarray:
+    """Steps where the miners draw on the battery (attributed as the KPIs do: PV serves the
+    house first, then the miners, then the battery) with the SoC below the reserve."""
+    miners = sum(x[col + j] for j in range(g)) if g else np.zeros(len(col))
+    discharge = x[col + idh] + x[col + idm]
+    charge, export = x[col + ic], x[col + ix]
+    curtailed = np.maximum(pv + discharge + x[col + ii] - house - miners - charge - export, 0.0)
+    pv_to_loads = np.maximum(pv - curtailed - charge - export, 0.0)
+    from_pv = np.clip(pv_to_loads - house, 0.0, miners)
+    from_battery = np.minimum(miners - from_pv, discharge)
+    stored_start = np.concatenate([[e0], x[e_col[:-1]]])
+    return (from_battery > 0.5) & (stored_start < e_res - 1e-6)
 
 
 def _machines(
