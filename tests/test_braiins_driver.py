@@ -8,8 +8,11 @@ import logging
 import pytest
 from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 
+from edge_mining.clock import ManualClock
+from edge_mining.config import SiteConfig
 from edge_mining.devices.base import CommandRejected, DeviceAuthError, MinerDriver
 from edge_mining.devices.braiins import BraiinsMiner, firmware_name
+from edge_mining.devices.factory import build_miners
 from edge_mining.model import MinerStatus
 from edge_mining.sim.braiins import EmulatedMiner
 
@@ -98,6 +101,32 @@ async def test_start_that_never_hashes_times_out_into_error_and_recovers():
         emulated.machine.resume()
         state, _ = await wait_for_state(driver, lambda s: s.status == M.MINING)
         assert state.errors == ()
+
+
+async def test_a_factory_built_miner_times_out_a_start_on_the_injected_clock(tmp_path):
+    """The demo's ScaledClock (here a ManualClock) must drive the STARTING timeout, not the
+    wall clock: the factory hands the site's clock to the driver."""
+    host = fresh_host()
+    site = SiteConfig.model_validate(
+        {
+            "energy_source": {"type": "simulated"},
+            "miners": [miner_config(host)],
+            "mqtt": {"enabled": False},
+            "state_dir": str(tmp_path),
+        }
+    )
+    clock = ManualClock(1_700_000_000.0)
+    async with EmulatedMiner(host, mining=False, warmup_s=3600.0, speed=1.0):
+        driver = build_miners(site, clock=clock, plant=object())["bos"]
+        assert isinstance(driver, BraiinsMiner)
+        assert (await driver.read()).status == M.PAUSED
+        await driver.start()
+        clock.advance(179.0)  # under the default 180 s start timeout: still starting
+        assert (await driver.read()).status == M.STARTING
+        clock.advance(2.0)  # past it, in the injected clock's time only
+        state = await driver.read()
+        assert state.status == M.ERROR
+        assert "did not start mining within 180 s" in state.errors
 
 
 async def test_detection_is_cached_and_redone_only_after_the_miner_was_unreachable():

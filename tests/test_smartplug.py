@@ -12,6 +12,7 @@ import pytest
 from edge_mining.clock import ManualClock
 from edge_mining.config import HomeAssistantConfig, MinerConfig, MqttConfig, SiteConfig
 from edge_mining.devices.base import CommandRejected, MinerDriver
+from edge_mining.devices.factory import build_miners
 from edge_mining.devices.smartplug import SmartPlugMiner
 from edge_mining.model import MinerStatus
 from tests.ha_server import running_home_assistant
@@ -113,6 +114,30 @@ async def test_no_mining_draw_after_warmup_is_an_error():
         await plug.close()
     assert state.status is MinerStatus.ERROR
     assert any("no mining draw" in e for e in state.errors)
+
+
+async def test_a_factory_built_plug_holds_its_minimum_on_time_on_the_injected_clock():
+    clock = ManualClock(T0)
+    with running_home_assistant(token=TOKEN) as ha:
+        ha.set("switch.miner_plug", "off")
+        ha.set("sensor.miner_plug_power", "0", "W")
+        config = miner_config(
+            switch_entity="switch.miner_plug", power_entity="sensor.miner_plug_power"
+        )
+        site = SiteConfig(
+            miners=[config],
+            homeassistant=HomeAssistantConfig(url=ha.url, token=TOKEN, timeout_s=0.5),
+        )
+        plug = build_miners(site, clock=clock)["s9"]
+        await plug.read()
+        await plug.start()
+        clock.advance(899)  # the plug's 900 s minimum on time, in the injected clock's time
+        with pytest.raises(CommandRejected, match="minimum on time.*1 s left"):
+            await plug.stop()
+        clock.advance(1)
+        await plug.stop()
+        assert ha.state("switch.miner_plug") == "off"
+        await plug.close()
 
 
 async def test_plug_cut_by_someone_else_still_gets_its_cooldown():

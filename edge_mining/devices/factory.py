@@ -9,6 +9,11 @@ Simulated devices share one :class:`~edge_mining.sim.plant.Plant`: the miners' d
 on the plant the energy source reads. The caller (daemon, demo, tests) may pass its own plant
 to watch or drive it; otherwise one is built from the simulated source's ``plant`` settings (or
 the defaults when only the miners are simulated).
+
+Energy sources and miners get the caller's clock: their timestamps, message ages and the
+miners' STARTING/STOPPING confirmation timeouts must run in the daemon's time (the demo's
+ScaledClock, a test's ManualClock). Forecast sources keep the wall clock: their cache and
+rate-limit times belong to a remote API that counts real seconds.
 """
 
 from __future__ import annotations
@@ -44,10 +49,10 @@ def _load(target: str, field_path: str) -> Any:
         ) from None
 
 
-def _construct(cls: Any, field_path: str, *args: Any) -> Any:
+def _construct(cls: Any, field_path: str, *args: Any, **kwargs: Any) -> Any:
     """Instantiate a driver; a constructor's complaint becomes a ConfigError naming the field."""
     try:
-        return cls(*args)
+        return cls(*args, **kwargs)
     except (ValueError, TypeError, OSError) as error:
         raise ConfigError([f"{field_path}: cannot set up this driver: {error}"]) from None
 
@@ -84,18 +89,18 @@ def build_energy_source(
             return SimulatedEnergySource(plant, clock)
         case "voltronic":
             cls = _load("edge_mining.devices.voltronic:VoltronicSource", "energy_source.type")
-            return _construct(cls, "energy_source", source)
+            return _construct(cls, "energy_source", source, clock=clock)
         case "solaredge":
             cls = _load("edge_mining.devices.solaredge:SolarEdgeSource", "energy_source.type")
-            return _construct(cls, "energy_source", source)
+            return _construct(cls, "energy_source", source, clock=clock)
         case "homeassistant":
             cls = _load(
                 "edge_mining.devices.homeassistant:HomeAssistantEnergySource", "energy_source.type"
             )
-            return _construct(cls, "energy_source", source, site.homeassistant)
+            return _construct(cls, "energy_source", source, site.homeassistant, clock=clock)
         case "mqtt":
             cls = _load("edge_mining.devices.mqtt_source:MqttEnergySource", "energy_source.type")
-            return _construct(cls, "energy_source", source, site.mqtt)
+            return _construct(cls, "energy_source", source, site.mqtt, clock=clock)
     raise ConfigError([f"energy_source.type: unknown type {source.type!r}"])  # pragma: no cover
 
 
@@ -116,10 +121,12 @@ def build_miners(
                     miners[config.name] = SimulatedMiner(config, plant, clock)
                 case "braiins" | "pyasic":
                     cls = _load("edge_mining.devices.braiins:BraiinsMiner", where)
-                    miners[config.name] = _construct(cls, f"miners.{index}", config)
+                    miners[config.name] = _construct(cls, f"miners.{index}", config, clock=clock)
                 case "smartplug":
                     cls = _load("edge_mining.devices.smartplug:SmartPlugMiner", where)
-                    miners[config.name] = _construct(cls, f"miners.{index}", config, site)
+                    miners[config.name] = _construct(
+                        cls, f"miners.{index}", config, site, clock=clock
+                    )
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:
