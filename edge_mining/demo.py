@@ -234,8 +234,9 @@ class Console:
     """The live view: one line per simulated minute (at most two per wall second), plus every
     command the controller sends, with its reason."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None) -> None:
+        # Looked up now, not at import: pytest's capsys and redirect_stdout replace sys.stdout.
+        self.out = out if out is not None else sys.stdout
         self.lines = 0
         self.commands = 0
         self._last_sim: float | None = None

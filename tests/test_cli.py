@@ -14,6 +14,7 @@ import pytest
 from conftest import MINER_3KW, site_data, write_yaml
 
 from edge_mining.cli import main
+from edge_mining.demo import Console  # imported before capsys replaces sys.stdout
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "hunter2-very-secret"
@@ -177,3 +178,26 @@ def test_demo_runs_and_prints_decisions_with_reasons():
     assert len(lines) >= 5, result.stdout
     assert COMMAND_LINE.search(result.stdout), result.stdout
     assert "demo ended after" in result.stdout
+
+
+def test_demo_console_writes_to_the_stdout_in_use_when_it_is_made(capsys):
+    from edge_mining.config import ControlConfig
+    from edge_mining.counters import EnergyCounters
+    from edge_mining.model import Mode
+    from edge_mining.service import SiteState
+
+    state = SiteState(
+        time=9 * 3600.0,
+        mode=Mode.AUTO,
+        control=ControlConfig(),
+        energy=None,
+        energy_age_s=None,
+        energy_stale=True,
+        energy_error=None,
+        miners={},
+        forecast=None,
+        decision=None,
+        counters=EnergyCounters(),
+    )
+    Console().on_state(state)  # made after capsys replaced sys.stdout
+    assert "09:00:00 | energy data STALE" in capsys.readouterr().out
