@@ -84,7 +84,9 @@ class EdgePolicy(RulePolicy):
                 fleet.set_power(i, command.power_w)
             if command.action is not Action.SET_POWER:
                 # Reasons grouped without their numbers: which rule starts and stops miners.
-                key = f"{command.action.value}: {re.sub(r'-?[0-9][0-9.,]*', '#', command.reason)}"
+                reason = re.sub(r"-?[0-9][0-9.,]*", "#", command.reason)
+                prefix = f"{command.action.value}:"
+                key = reason if reason.startswith(prefix) else f"{prefix} {reason}"
                 self.notes[key] = self.notes.get(key, 0) + 1
 
 
