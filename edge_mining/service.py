@@ -4,8 +4,10 @@ commands.
 Shape:
 
 - one poller task per device (energy source, each miner, the forecast), each read bounded by
-  ``device_timeout_s``; a failed read is logged and the last good value ages until the
-  controller treats it as stale;
+  ``device_timeout_s``; a failed read is counted and logged once per kind of failure (and
+  once on recovery), and the last good value ages until the controller treats it as stale;
+  the forecast is asked every ``FORECAST_POLL_S``: the sources cache and rate-limit
+  themselves, so they, not the daemon, decide when to fetch again;
 - one control task: every ``control.tick_s`` of the injected clock it builds a Snapshot, asks
   the controller for a Decision, sends the commands (concurrently across miners, in order per
   miner, each bounded by ``command_timeout_s``; failures are logged, never fatal), updates the
@@ -44,6 +46,7 @@ from edge_mining.config import (
 from edge_mining.control import Controller
 from edge_mining.counters import CounterIntegrator, CounterStore, EnergyCounters
 from edge_mining.devices.base import DeviceError, EnergySource, ForecastSource, MinerDriver
+from edge_mining.devices.failures import FailureReporter
 from edge_mining.model import (
     Action,
     Command,
@@ -58,7 +61,9 @@ from edge_mining.model import (
 
 log = logging.getLogger(__name__)
 
-FORECAST_RETRY_S = 300.0
+# The forecast sources cache (forecast.solar for refresh_s plus jitter, with back-off and the
+# API's rate limit); asking them often costs nothing and picks up a fresh forecast promptly.
+FORECAST_POLL_S = 60.0
 # Room temperatures change slowly; older than TEMPERATURE_STALE_S they are not passed on.
 TEMPERATURE_POLL_S = 30.0
 TEMPERATURE_STALE_S = 900.0
@@ -157,6 +162,10 @@ class Daemon:
             hashprice_per_th_day=site.economics.hashprice_per_th_day,
             heating_miners=heating_miners,
         )
+        # Each counts every failed read and logs once per kind, and once on recovery.
+        self.energy_failures = FailureReporter("energy source", log)
+        self.forecast_failures = FailureReporter("forecast", log)
+        self.miner_failures = {name: FailureReporter(f"miner {name}", log) for name in miners}
         self._listeners: list[Listener] = []
         self._reading: EnergyReading | None = None
         self._reading_error: str | None = None
@@ -398,31 +407,36 @@ class Daemon:
             self._reading_error = (
                 f"{self.energy.name}: no reading within {self.device_timeout_s:g} s"
             )
-            log.warning("%s", self._reading_error)
+            self.energy_failures.report("timeout", self._reading_error)
         except DeviceError as error:
             self._reading_error = str(error)
-            log.warning("energy source: %s", error)
+            self.energy_failures.report(type(error).__name__, self._reading_error)
         except Exception as error:  # a driver bug must not stop the daemon
             self._reading_error = f"{self.energy.name}: {error!r}"
-            log.exception("energy source %s failed", self.energy.name)
+            self.energy_failures.report(
+                f"bug {type(error).__name__}", f"{self.energy.name} failed", exc_info=True
+            )
         else:
             # Stamp with our clock: freshness is judged in the daemon's time.
             self._reading = dataclasses.replace(reading, timestamp=self.clock.now())
             self._reading_error = None
+            self.energy_failures.recovered()
 
     async def _poll_miner(self, name: str) -> None:
         driver = self.miners[name]
+        failures = self.miner_failures[name]
         try:
             async with asyncio.timeout(self.device_timeout_s):
                 state = await driver.read()
         except (TimeoutError, DeviceError) as error:
-            log.warning("miner %s: %s", name, str(error) or "read timed out")
+            failures.report(type(error).__name__, str(error) or "read timed out")
             state = self._unreachable(name, "no answer" if isinstance(error, TimeoutError) else "")
-        except Exception:
-            log.exception("miner %s: read failed", name)
+        except Exception as error:
+            failures.report(f"bug {type(error).__name__}", "read failed", exc_info=True)
             state = self._unreachable(name, "driver error")
         else:
             state = dataclasses.replace(state, name=name, timestamp=self.clock.now())
+            failures.recovered()
         self._miner_states[name] = state
 
     def _unreachable(self, name: str, why: str) -> MinerState:
@@ -436,17 +450,19 @@ class Daemon:
             target_max_w=previous.target_max_w if previous else None,
         )
 
-    async def _poll_forecast(self) -> bool:
+    async def _poll_forecast(self) -> None:
         assert self.forecast_source is not None
         try:
             async with asyncio.timeout(self.device_timeout_s):
                 self._forecast = await self.forecast_source.read()
-            return True
         except (TimeoutError, DeviceError) as error:
-            log.warning("forecast: %s", str(error) or "read timed out")
-        except Exception:
-            log.exception("forecast source failed")
-        return False
+            self.forecast_failures.report(type(error).__name__, str(error) or "read timed out")
+        except Exception as error:
+            self.forecast_failures.report(
+                f"bug {type(error).__name__}", "forecast source failed", exc_info=True
+            )
+        else:
+            self.forecast_failures.recovered()
 
     async def _poll_temperatures(self) -> None:
         assert self.temperatures is not None
@@ -483,9 +499,7 @@ class Daemon:
             return
         economics = getattr(self.controller, "economics", None)
         if economics is not None and economics.hashprice_per_th_day != value:
-            self.controller.economics = economics.model_copy(
-                update={"hashprice_per_th_day": value}
-            )
+            self.controller.economics = economics.model_copy(update={"hashprice_per_th_day": value})
             log.info("hashprice now %g %s per TH/s per day", value, economics.currency)
         self.integrator.hashprice_per_th_day = value
 
@@ -515,10 +529,9 @@ class Daemon:
             await self._poll_miner(name)
 
     async def _forecast_loop(self) -> None:
-        ok = self._forecast is not None
         while True:
-            await self.clock.sleep(self.site.forecast.refresh_s if ok else FORECAST_RETRY_S)
-            ok = await self._poll_forecast()
+            await self.clock.sleep(FORECAST_POLL_S)
+            await self._poll_forecast()
 
     # ----------------------------------------------------------------------------- control
 

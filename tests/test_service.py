@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,11 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import JUNE_21, MINER_3KW, make_site, site_data, write_yaml
 
-from edge_mining.clock import ManualClock
+from edge_mining.clock import ManualClock, ScaledClock
 from edge_mining.config import SiteConfig
 from edge_mining.counters import CounterStore, EnergyCounters
 from edge_mining.devices.factory import build_devices
-from edge_mining.model import MinerStatus, Mode
+from edge_mining.model import Forecast, MinerStatus, Mode
 from edge_mining.service import Daemon, SiteState, serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -339,3 +341,64 @@ async def test_secrets_never_reach_the_log(tmp_path, caplog):
     assert caplog.records  # something was logged
     assert secret not in caplog.text
     assert secret not in repr(state) and secret not in repr(daemon.site)
+
+
+async def test_a_long_energy_outage_logs_once_per_kind_and_once_on_recovery(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="edge_mining.service")
+    daemon = make_daemon(fast_site(tmp_path), ManualClock(NOON))
+    failing_polls: list[int] = []
+
+    def script(state: SiteState) -> bool:
+        if daemon.ticks == 1:
+            daemon.energy.fail_reads = True  # the inverter stops answering for a long while
+        elif daemon.ticks == 300:
+            failing_polls.append(daemon.energy_failures.counts["DeviceUnavailable"])
+            daemon.energy.fail_reads = False
+        return daemon.ticks > 300 and not state.energy_stale
+
+    await run_until(daemon, script)
+    assert failing_polls[0] >= 250  # every failed poll is counted ...
+    assert daemon.energy_failures.counts == {"DeviceUnavailable": failing_polls[0]}
+    lines = [
+        (r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.getMessage().startswith("energy source:") and r.levelno >= logging.INFO
+    ]
+    # ... but logged once, and once more when readings come back.
+    assert lines == [
+        ("WARNING", "energy source: simulated: no answer (simulated fault)"),
+        ("INFO", "energy source: recovered (DeviceUnavailable)"),
+    ]
+
+
+class RecordingForecast:
+    """A forecast source that notes when it is asked (it would answer from its cache)."""
+
+    name = "recording forecast"
+
+    def __init__(self, clock: ScaledClock) -> None:
+        self.clock = clock
+        self.asked_at: list[float] = []
+
+    async def read(self) -> Forecast:
+        self.asked_at.append(self.clock.now())
+        return Forecast(timestamp=self.clock.now(), tomorrow_wh=20_000.0)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_forecast_source_is_asked_every_minute_and_its_cache_decides(tmp_path):
+    # 600x: one simulated minute is 0.1 wall seconds; refresh_s (>= 900 s) is far longer.
+    clock = ScaledClock(start=NOON, speed=600.0)
+    site = fast_site(tmp_path)
+    devices = build_devices(site, clock=clock)
+    forecast = RecordingForecast(clock)
+    daemon = Daemon(
+        site, energy=devices.energy, miners=devices.miners, forecast=forecast, clock=clock
+    )
+    await run_until(daemon, lambda s: s.time - NOON >= 10 * 60, max_ticks=100_000)
+    gaps = [b - a for a, b in itertools.pairwise(forecast.asked_at)]
+    assert len(gaps) >= 5, forecast.asked_at
+    assert min(gaps) >= 59.0  # every minute, not every tick ...
+    assert sorted(gaps)[len(gaps) // 2] < site.forecast.refresh_s / 5  # ... nor every refresh_s

@@ -25,14 +25,15 @@ class FailureReporter:
         """Failure kinds seen since the last recovery."""
         return frozenset(self._active)
 
-    def report(self, kind: str, message: str) -> None:
-        """Count a failure of ``kind``; log it only the first time until recovery."""
+    def report(self, kind: str, message: str, *, exc_info: bool = False) -> None:
+        """Count a failure of ``kind``; log it only the first time until recovery (with the
+        current exception's traceback when ``exc_info``: a bug worth showing once)."""
         self.counts[kind] += 1
         if kind in self._active:
             self._logger.debug("%s: %s (%s, again)", self.source, message, kind)
             return
         self._active.add(kind)
-        self._logger.warning("%s: %s", self.source, message)
+        self._logger.warning("%s: %s", self.source, message, exc_info=exc_info)
 
     def recovered(self, kind: str | None = None) -> None:
         """The source works again (for ``kind`` only, or for every kind)."""
