@@ -1,6 +1,6 @@
 """The controller: pure and synchronous, time passed in, no I/O, no asyncio.
 
-It never imports from devices/, mqtt/ or service.py. One module per job; each states the rules
+It never imports from devices/, mqtt/ or service/. One module per job; each states the rules
 it implements (the installer-facing documentation of the controller's behaviour):
 
 - ``surplus``: the site's energy balance (grid-tied, off-grid, hidden surplus and probing).

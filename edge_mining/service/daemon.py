@@ -1,5 +1,4 @@
-"""The daemon: one asyncio process that polls the devices, ticks the controller and applies its
-commands.
+"""The daemon: polls the devices, ticks the controller, applies its commands.
 
 Shape:
 
@@ -21,34 +20,21 @@ millisecond) and file writes go through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
-import importlib
 import inspect
 import logging
-import math
-import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Coroutine, Mapping
 from typing import Any, Protocol
 
 from edge_mining.clock import Clock, WallClock
-from edge_mining.config import (
-    ADDON_OPTIONS_PATH,
-    ConfigError,
-    ControlConfig,
-    SiteConfig,
-    describe_validation_error,
-    load_config,
-)
+from edge_mining.config import ControlConfig, SiteConfig
 from edge_mining.control import Controller
-from edge_mining.counters import CounterIntegrator, CounterStore, EnergyCounters
+from edge_mining.counters import CounterIntegrator, CounterStore
 from edge_mining.devices.base import DeviceError, EnergySource, ForecastSource, MinerDriver
 from edge_mining.devices.failures import FailureReporter
 from edge_mining.model import (
-    Action,
     Command,
     Decision,
     EnergyReading,
@@ -58,6 +44,15 @@ from edge_mining.model import (
     Mode,
     Snapshot,
 )
+from edge_mining.service.actuation import leave_for_shutdown, send_in_order
+from edge_mining.service.commands import (
+    check_control_changes,
+    check_miner_command,
+    check_miner_name,
+    parse_mode,
+    power_limits,
+)
+from edge_mining.service.state import Listener, SiteState
 
 log = logging.getLogger(__name__)
 
@@ -70,31 +65,6 @@ TEMPERATURE_STALE_S = 900.0
 # The hashprice reader caches for its own refresh_s; this only bounds how late we notice.
 HASHPRICE_POLL_S = 300.0
 LISTENER_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class SiteState:
-    """What the daemon knows, as of ``time`` (clock time)."""
-
-    time: float
-    mode: Mode
-    control: ControlConfig
-    energy: EnergyReading | None
-    # Clock seconds since the latest reading was received; None before the first one.
-    energy_age_s: float | None
-    energy_stale: bool
-    energy_error: str | None
-    miners: Mapping[str, MinerState]
-    forecast: Forecast | None
-    decision: Decision | None
-    counters: EnergyCounters
-    # Miners under a user's manual command (until released).
-    manual_miners: frozenset[str] = frozenset()
-    # Room temperature per heating zone (°C), fresh ones only.
-    room_temperatures_c: Mapping[str, float] = dataclasses.field(default_factory=dict)
-
-
-Listener = Callable[[SiteState], Awaitable[None] | None]
 
 
 class RoomTemperatureReader(Protocol):
@@ -188,11 +158,11 @@ class Daemon:
 
     @property
     def mode(self) -> Mode:
-        return getattr(self.controller, "mode", self.site.control.mode)
+        return self.controller.mode
 
     @property
     def control(self) -> ControlConfig:
-        return getattr(self.controller, "control", self.site.control)
+        return self.controller.control
 
     def _fresh_energy(self, now: float) -> EnergyReading | None:
         reading = self._reading
@@ -236,11 +206,7 @@ class Daemon:
         self._tick_wake.set()
 
     def set_mode(self, mode: Mode | str) -> Mode:
-        try:
-            new = Mode(str(mode).strip().lower())
-        except ValueError:
-            options = ", ".join(m.value for m in Mode)
-            raise ValueError(f"unknown mode {mode!r} (expected one of {options})") from None
+        new = parse_mode(mode)
         self.controller.set_mode(new)
         log.info("mode set to %s", new.value)
         self._wake()
@@ -248,69 +214,29 @@ class Daemon:
 
     def miner_limits(self, name: str) -> tuple[float, float]:
         """The power-target range of a miner: its own report, else the configuration."""
-        config = self.site.miner(name)
-        state = self._miner_states.get(name)
-        low = state.target_min_w if state and state.target_min_w is not None else None
-        high = state.target_max_w if state and state.target_max_w is not None else None
-        return (
-            config.min_power_w if low is None else max(low, config.min_power_w),
-            config.max_power_w if high is None else min(high, config.max_power_w),
-        )
-
-    def _check_miner(self, name: object) -> str:
-        if not isinstance(name, str) or name not in self.miners:
-            raise ValueError(f"unknown miner {name!r}")
-        return name
+        return power_limits(self.site.miner(name), self._miner_states.get(name))
 
     def command_miner(
         self, name: str, *, running: bool | None = None, power_w: float | None = None
     ) -> None:
         """A user's command: the miner goes to manual until released (the controller's rule)."""
-        name = self._check_miner(name)
-        if running is None and power_w is None:
-            raise ValueError("nothing to do: give running and/or power_w")
-        if running is not None and not isinstance(running, bool):
-            raise ValueError(f"running must be true or false, got {running!r}")
-        if power_w is not None:
-            if isinstance(power_w, bool) or not isinstance(power_w, int | float):
-                raise ValueError(f"power_w must be a number, got {power_w!r}")
-            if not math.isfinite(power_w):
-                raise ValueError(f"power_w must be a finite number, got {power_w!r}")
-            if not self.site.miner(name).power_target:
-                raise ValueError(f"miner {name!r} takes no power target (on/off only)")
-            low, high = self.miner_limits(name)
-            if not low <= power_w <= high:
-                raise ValueError(
-                    f"power target {power_w:g} W is outside {name}'s limits [{low:g}, {high:g}] W"
-                )
-            power_w = float(power_w)
+        name = check_miner_name(name, self.miners)
+        running, power_w = check_miner_command(
+            self.site.miner(name), self.miner_limits(name), running=running, power_w=power_w
+        )
         self.controller.manual(name, running=running, power_w=power_w)
         log.info("manual command for %s: running=%s power_w=%s", name, running, power_w)
         self._wake()
 
     def release_miner(self, name: str) -> None:
-        name = self._check_miner(name)
+        name = check_miner_name(name, self.miners)
         self.controller.release(name)
         log.info("miner %s released to the controller", name)
         self._wake()
 
     def update_control(self, **changes: Any) -> ControlConfig:
         """Change control settings at run time; validated exactly like the configuration."""
-        if not changes:
-            raise ValueError("no control setting given")
-        allowed = set(ControlConfig.model_fields) - {"mode"}
-        unknown = sorted(set(changes) - allowed)
-        if unknown:
-            raise ValueError(f"unknown control setting(s): {', '.join(unknown)}")
-        try:
-            ControlConfig.model_validate({**self.control.model_dump(), **changes})
-        except ValueError as error:
-            from pydantic import ValidationError
-
-            if isinstance(error, ValidationError):
-                lines = describe_validation_error(error, changes)
-                raise ValueError("; ".join(lines)) from None
-            raise ValueError(str(error)) from None
+        check_control_changes(self.control, changes)
         self.controller.update_control(**changes)
         log.info("control updated: %s", changes)
         self._wake()
@@ -579,34 +505,8 @@ class Daemon:
         if driver is None:
             log.error("controller commanded unknown miner %r: ignored", name)
             return
-        for command in commands:
-            try:
-                async with asyncio.timeout(self.command_timeout_s):
-                    await self._send(driver, command)
-            except TimeoutError:
-                log.warning("%s: not acknowledged within %g s", command, self.command_timeout_s)
-                break
-            except DeviceError as error:
-                log.warning("%s: failed: %s", command, error)
-                break
-            except Exception:
-                log.exception("%s: driver error", command)
-                break
-            else:
-                log.info("%s", command)
+        await send_in_order(driver, commands, self.command_timeout_s)
         self._miner_wake[name].set()  # confirm by telemetry soon
-
-    @staticmethod
-    async def _send(driver: MinerDriver, command: Command) -> None:
-        match command.action:
-            case Action.START:
-                await driver.start()
-            case Action.STOP:
-                await driver.stop()
-            case Action.SET_POWER:
-                if command.power_w is None:
-                    raise DeviceError(f"{driver.name}: set_power without a target")
-                await driver.set_power_target(command.power_w)
 
     async def _notify(self) -> None:
         if not self._listeners:
@@ -635,174 +535,17 @@ class Daemon:
         if action == "leave":
             log.info("shutdown: miners left as they are")
             return
-
-        async def one(name: str, driver: MinerDriver) -> None:
-            config = self.site.miner(name)
-            try:
-                async with asyncio.timeout(self.command_timeout_s):
-                    if action == "pause":
-                        await driver.stop()
-                        log.info("shutdown: %s paused", name)
-                    elif config.power_target:
-                        low, _ = self.miner_limits(name)
-                        await driver.set_power_target(low)
-                        log.info("shutdown: %s set to its minimum power %g W", name, low)
-                    else:
-                        log.info("shutdown: %s has no power target: left as it is", name)
-            except (TimeoutError, DeviceError) as error:
-                log.warning("shutdown: %s: %s", name, str(error) or "timed out")
-            except Exception:
-                log.exception("shutdown: %s: driver error", name)
-
-        await asyncio.gather(*(one(n, d) for n, d in self.miners.items()))
-
-
-# ------------------------------------------------------------------------------- hooks
-
-
-BridgeRunner = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
-
-
-def mqtt_bridge_hook(daemon: Daemon, site: SiteConfig) -> BridgeRunner | None:
-    """The MQTT bridge to run alongside the daemon, when MQTT is enabled and has a host.
-
-    Contract with ``edge_mining.mqtt.bridge``: ``run_bridge(site, daemon, stop)`` is a
-    coroutine that runs until ``stop`` is set, then publishes the final state and ``offline``
-    and returns. ``stop`` is set only after the daemon has shut down, so the miners'
-    shutdown state is what the broker sees last.
-    """
-    if not (site.mqtt.enabled and site.mqtt.host):
-        return None
-    try:
-        module = importlib.import_module("edge_mining.mqtt.bridge")
-        run_bridge = module.run_bridge
-    except (ImportError, AttributeError) as error:
-        log.error("MQTT is configured but the bridge is not available: %s", error)
-        return None
-
-    def runner(stop: asyncio.Event) -> Coroutine[Any, Any, None]:
-        return run_bridge(site, daemon, stop)
-
-    return runner
-
-
-def addon_site_hook(site: SiteConfig) -> SiteConfig:
-    """Inside the Home Assistant add-on: fill in what the Supervisor provides (the MQTT
-    broker's address and credentials when ``mqtt.host`` is unset).
-
-    Contract with helper "addon": ``edge_mining.addon.supervisor.apply_supervisor_services
-    (site) -> SiteConfig`` (async is not needed at start-up; it may block briefly). Until it
-    exists, the site runs as configured.
-    """
-    try:
-        module = importlib.import_module("edge_mining.addon.supervisor")
-        apply = module.apply_supervisor_services
-    except (ImportError, AttributeError):
-        log.info("Supervisor service discovery not available in this build")
-        return site
-    return apply(site)
-
-
-# --------------------------------------------------------------------------------- serve
-
-
-async def serve(
-    site: SiteConfig,
-    *,
-    clock: Clock | None = None,
-    stop: asyncio.Event | None = None,
-    plant: Any | None = None,
-    install_signals: bool = True,
-    on_daemon: Callable[[Daemon], None] | None = None,
-) -> None:
-    """Build the drivers, run the daemon (and the MQTT bridge) until stopped, close all.
-
-    Raises ConfigError when a configured driver is not available.
-    """
-    from edge_mining.devices.factory import build_devices
-
-    clock = clock or WallClock()
-    stop = stop or asyncio.Event()
-    from edge_mining.devices.temperature import room_temperatures
-
-    devices = build_devices(site, clock=clock, plant=plant)
-    try:
-        temperatures = room_temperatures(site, clock=clock)
-    except ValueError as error:
-        await devices.close()
-        raise ConfigError([f"heating.zones: cannot read room temperatures: {error}"]) from None
-    hashprice = None
-    if site.economics.hashprice_source is not None:
-        from edge_mining.devices.hashprice import HashpriceFetcher
-
-        hashprice = HashpriceFetcher(site.economics.hashprice_source, clock=clock)
-    loop = asyncio.get_running_loop()
-    signals: list[signal.Signals] = []
-    bridge_task: asyncio.Task[None] | None = None
-    bridge_stop = asyncio.Event()
-    try:
-        daemon = Daemon(
-            site,
-            energy=devices.energy,
-            miners=devices.miners,
-            forecast=devices.forecast,
-            clock=clock,
-            temperatures=temperatures,
-            hashprice=hashprice,
+        await asyncio.gather(
+            *(
+                leave_for_shutdown(
+                    name,
+                    driver,
+                    action,
+                    min_power_w=(
+                        self.miner_limits(name)[0] if self.site.miner(name).power_target else None
+                    ),
+                    timeout_s=self.command_timeout_s,
+                )
+                for name, driver in self.miners.items()
+            )
         )
-        if on_daemon is not None:
-            on_daemon(daemon)
-        if install_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-                signals.append(sig)
-        bridge = mqtt_bridge_hook(daemon, site)
-        if bridge is not None:
-            bridge_task = asyncio.create_task(bridge(bridge_stop), name="mqtt bridge")
-        await daemon.run(stop)
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-        if bridge_task is not None:
-            bridge_stop.set()
-            try:
-                async with asyncio.timeout(10.0):
-                    await bridge_task
-            except TimeoutError:
-                bridge_task.cancel()
-                await asyncio.gather(bridge_task, return_exceptions=True)
-            except Exception:
-                log.exception("MQTT bridge failed")
-        if temperatures is not None:
-            await temperatures.close()
-        if hashprice is not None:
-            await hashprice.close()
-        await devices.close()
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """``edge-mining run --config FILE`` or ``edge-mining run --addon``."""
-    from edge_mining.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, print_config_problems
-
-    try:
-        if getattr(args, "addon", False):
-            # The add-on's form offers every energy source's fields; keep the chosen type's.
-            from edge_mining.addon.options import load_addon_site
-
-            site = addon_site_hook(load_addon_site(args.options or ADDON_OPTIONS_PATH))
-        else:
-            site = load_config(args.config)
-    except ConfigError as error:
-        print_config_problems(error.problems)
-        return EXIT_CONFIG
-    if getattr(args, "log_level", None) is None:
-        logging.getLogger().setLevel(site.log_level.upper())
-    try:
-        asyncio.run(serve(site))
-    except ConfigError as error:
-        print_config_problems(error.problems)
-        return EXIT_CONFIG
-    except RuntimeError as error:
-        log.error("%s", error)
-        return EXIT_FAILURE
-    return EXIT_OK

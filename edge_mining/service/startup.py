@@ -1,0 +1,164 @@
+"""Composition and start-up: build the drivers from the site, run the daemon with the MQTT
+bridge beside it until a signal, close everything; ``edge-mining run`` (``run_command``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from edge_mining.clock import Clock, WallClock
+from edge_mining.config import ADDON_OPTIONS_PATH, ConfigError, SiteConfig, load_config
+from edge_mining.service.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------------------- hooks
+
+
+BridgeRunner = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def mqtt_bridge_hook(daemon: Daemon, site: SiteConfig) -> BridgeRunner | None:
+    """The MQTT bridge to run alongside the daemon, when MQTT is enabled and has a host.
+
+    Contract with ``edge_mining.mqtt.bridge``: ``run_bridge(site, daemon, stop)`` is a
+    coroutine that runs until ``stop`` is set, then publishes the final state and ``offline``
+    and returns. ``stop`` is set only after the daemon has shut down, so the miners'
+    shutdown state is what the broker sees last.
+    """
+    if not (site.mqtt.enabled and site.mqtt.host):
+        return None
+    try:
+        from edge_mining.mqtt.bridge import run_bridge
+    except ImportError as error:
+        log.error("MQTT is configured but the bridge is not available: %s", error)
+        return None
+
+    def runner(stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+        return run_bridge(site, daemon, stop)
+
+    return runner
+
+
+def addon_site_hook(site: SiteConfig) -> SiteConfig:
+    """Inside the Home Assistant add-on: fill in what the Supervisor provides (the MQTT
+    broker's address and credentials when ``mqtt.host`` is unset).
+
+    ``edge_mining.addon.supervisor.apply_supervisor_services(site) -> SiteConfig`` runs at
+    start-up only, so it may block briefly. A build without it runs the site as configured.
+    """
+    try:
+        from edge_mining.addon.supervisor import apply_supervisor_services as apply
+    except ImportError:
+        log.info("Supervisor service discovery not available in this build")
+        return site
+    return apply(site)
+
+
+# --------------------------------------------------------------------------------- serve
+
+
+async def serve(
+    site: SiteConfig,
+    *,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    plant: Any | None = None,
+    install_signals: bool = True,
+    on_daemon: Callable[[Daemon], None] | None = None,
+) -> None:
+    """Build the drivers, run the daemon (and the MQTT bridge) until stopped, close all.
+
+    Raises ConfigError when a configured driver is not available.
+    """
+    from edge_mining.devices.factory import build_devices
+
+    clock = clock or WallClock()
+    stop = stop or asyncio.Event()
+    from edge_mining.devices.temperature import room_temperatures
+
+    devices = build_devices(site, clock=clock, plant=plant)
+    try:
+        temperatures = room_temperatures(site, clock=clock)
+    except ValueError as error:
+        await devices.close()
+        raise ConfigError([f"heating.zones: cannot read room temperatures: {error}"]) from None
+    hashprice = None
+    if site.economics.hashprice_source is not None:
+        from edge_mining.devices.hashprice import HashpriceFetcher
+
+        hashprice = HashpriceFetcher(site.economics.hashprice_source, clock=clock)
+    loop = asyncio.get_running_loop()
+    signals: list[signal.Signals] = []
+    bridge_task: asyncio.Task[None] | None = None
+    bridge_stop = asyncio.Event()
+    try:
+        daemon = Daemon(
+            site,
+            energy=devices.energy,
+            miners=devices.miners,
+            forecast=devices.forecast,
+            clock=clock,
+            temperatures=temperatures,
+            hashprice=hashprice,
+        )
+        if on_daemon is not None:
+            on_daemon(daemon)
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+                signals.append(sig)
+        bridge = mqtt_bridge_hook(daemon, site)
+        if bridge is not None:
+            bridge_task = asyncio.create_task(bridge(bridge_stop), name="mqtt bridge")
+        await daemon.run(stop)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        if bridge_task is not None:
+            bridge_stop.set()
+            try:
+                async with asyncio.timeout(10.0):
+                    await bridge_task
+            except TimeoutError:
+                bridge_task.cancel()
+                await asyncio.gather(bridge_task, return_exceptions=True)
+            except Exception:
+                log.exception("MQTT bridge failed")
+        if temperatures is not None:
+            await temperatures.close()
+        if hashprice is not None:
+            await hashprice.close()
+        await devices.close()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``edge-mining run --config FILE`` or ``edge-mining run --addon``."""
+    from edge_mining.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, print_config_problems
+
+    try:
+        if getattr(args, "addon", False):
+            # The add-on's form offers every energy source's fields; keep the chosen type's.
+            from edge_mining.addon.options import load_addon_site
+
+            site = addon_site_hook(load_addon_site(args.options or ADDON_OPTIONS_PATH))
+        else:
+            site = load_config(args.config)
+    except ConfigError as error:
+        print_config_problems(error.problems)
+        return EXIT_CONFIG
+    if getattr(args, "log_level", None) is None:
+        logging.getLogger().setLevel(site.log_level.upper())
+    try:
+        asyncio.run(serve(site))
+    except ConfigError as error:
+        print_config_problems(error.problems)
+        return EXIT_CONFIG
+    except RuntimeError as error:
+        log.error("%s", error)
+        return EXIT_FAILURE
+    return EXIT_OK
