@@ -30,14 +30,14 @@ import re
 import secrets
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import aiomqtt
 
 from edge_mining.config import MqttConfig, SiteConfig
-from edge_mining.model import MinerState, Mode
+from edge_mining.model import Mode
 from edge_mining.mqtt import state as docs
 from edge_mining.mqtt.commands import (
     CommandError,
@@ -52,6 +52,7 @@ from edge_mining.mqtt.commands import (
 )
 from edge_mining.mqtt.discovery import discovery_messages, encode
 from edge_mining.mqtt.topics import CONTROLLER, OFFLINE, ONLINE, Topics
+from edge_mining.service.state import SiteState
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,9 @@ class DaemonPort(Protocol):
     """What the bridge needs from the daemon (``edge_mining.service.Daemon``)."""
 
     @property
-    def state(self) -> Any: ...
+    def state(self) -> SiteState: ...
 
-    def add_listener(self, callback: Callable[[Any], Any]) -> None: ...
+    def add_listener(self, callback: Callable[[SiteState], Any]) -> None: ...
 
     def set_mode(self, mode: Mode) -> Any: ...
 
@@ -148,7 +149,7 @@ class MqttBridge:
         self.commands_applied = 0
         self.commands_rejected = 0
         self.connected = asyncio.Event()
-        self._latest: Any = None
+        self._latest: SiteState | None = None
         self._dirty = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._announced: dict[str, str] = {}  # discovery topic -> payload published
@@ -164,16 +165,13 @@ class MqttBridge:
 
     # ------------------------------------------------------------------ daemon side
 
-    def on_state(self, state: Any) -> None:
+    def on_state(self, state: SiteState) -> None:
         """Daemon listener: remember the latest state, the publisher sends it."""
         self._latest = state
         self._dirty.set()
 
-    def _current(self) -> Any:
+    def _current(self) -> SiteState:
         return self.daemon.state
-
-    def _miner_states(self, state: Any) -> Mapping[str, MinerState | None]:
-        return docs.miner_states(state)
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -261,8 +259,8 @@ class MqttBridge:
         await self._publish_discovery(state, force=force_discovery)
         await self._publish_states(state, force_availability=force_discovery)
 
-    async def _publish_discovery(self, state: Any, *, force: bool) -> None:
-        miners = self._miner_states(state)
+    async def _publish_discovery(self, state: SiteState, *, force: bool) -> None:
+        miners = state.miners
         key = docs.discovery_key(self.site, miners)
         if not force and key == self._discovery_key:
             return
@@ -274,7 +272,7 @@ class MqttBridge:
                 self._announced[topic] = payload
         await self._save_registry(set(messages))
 
-    async def _publish_states(self, state: Any, *, force_availability: bool = False) -> None:
+    async def _publish_states(self, state: SiteState, *, force_availability: bool = False) -> None:
         for device, available in docs.availability(self.site, state).items():
             if force_availability or self._availability.get(device) != available:
                 await self._publish(
@@ -397,7 +395,7 @@ class MqttBridge:
                 key,
                 payload,
                 site=self.site,
-                miner_states=self._miner_states(self._current()),
+                miner_states=self._current().miners,
             )
             await self._apply(request)
         except (CommandError, ValueError) as error:
@@ -451,4 +449,3 @@ def _one_line(error: BaseException) -> str:
 async def run_bridge(site: SiteConfig, daemon: DaemonPort, stop: asyncio.Event) -> None:
     """Entry point for the daemon and the demo."""
     await MqttBridge(site, daemon).run(stop)
-
