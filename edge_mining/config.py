@@ -539,10 +539,9 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> SiteCon
     return parse_config(raw, environ)
 
 
-def load_addon_options(
-    path: Path = ADDON_OPTIONS_PATH, environ: Mapping[str, str] | None = None
-) -> SiteConfig:
-    """Load the add-on's options.json; same field names as the YAML file."""
+def read_addon_options(path: Path = ADDON_OPTIONS_PATH) -> Any:
+    """The add-on's options.json, decoded; unset ``state_dir`` defaults to its folder (the
+    add-on's persistent ``/data``). Unreadable or invalid JSON is a one-line ConfigError."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -551,4 +550,11 @@ def load_addon_options(
         raise ConfigError([f"{path}: invalid JSON at line {error.lineno}: {error.msg}"]) from None
     if isinstance(raw, dict) and "state_dir" not in raw:
         raw = {**raw, "state_dir": str(path.parent)}
-    return parse_config(raw, environ)
+    return raw
+
+
+def load_addon_options(
+    path: Path = ADDON_OPTIONS_PATH, environ: Mapping[str, str] | None = None
+) -> SiteConfig:
+    """Load the add-on's options.json; same field names as the YAML file."""
+    return parse_config(read_addon_options(path), environ)

@@ -10,7 +10,6 @@ model unchanged, and its problems come back one line each.
 
 from __future__ import annotations
 
-import json
 import logging
 import typing
 from collections.abc import Mapping
@@ -21,10 +20,10 @@ from pydantic import BaseModel
 
 from edge_mining.config import (
     ADDON_OPTIONS_PATH,
-    ConfigError,
     EnergySourceConfig,
     SiteConfig,
     parse_config,
+    read_addon_options,
 )
 
 log = logging.getLogger(__name__)
@@ -97,14 +96,5 @@ def normalize_options(raw: Any) -> Any:
 def load_addon_site(
     path: Path = ADDON_OPTIONS_PATH, environ: Mapping[str, str] | None = None
 ) -> SiteConfig:
-    """Read ``options.json``; state (counters) persists next to it, in ``/data``."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
-    except json.JSONDecodeError as error:
-        raise ConfigError([f"{path}: invalid JSON at line {error.lineno}: {error.msg}"]) from None
-    data = normalize_options(raw)
-    if isinstance(data, dict) and "state_dir" not in data:
-        data["state_dir"] = str(path.parent)
-    return parse_config(data, environ)
+    """Read ``options.json``, normalized; state (counters) persists next to it, in ``/data``."""
+    return parse_config(normalize_options(read_addon_options(path)), environ)
