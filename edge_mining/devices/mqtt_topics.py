@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from edge_mining.clock import Clock, WallClock
 from edge_mining.config import MqttConfig
 from edge_mining.devices.base import DeviceUnavailable
 from edge_mining.devices.failures import FailureReporter
+from edge_mining.mqtt.client import mqtt_client
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +37,6 @@ class Latest:
 
 
 MessageCallback = Callable[[str, bytes, float], None]
-
-
-def tls_context(config: MqttConfig) -> ssl.SSLContext | None:
-    if not (config.tls or config.ca_file or config.client_cert_file):
-        return None
-    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
-    if config.client_cert_file:
-        context.load_cert_chain(
-            str(config.client_cert_file),
-            str(config.client_key_file) if config.client_key_file else None,
-        )
-    return context
 
 
 def _failure_kind(error: aiomqtt.MqttError) -> str:
@@ -115,20 +103,7 @@ class TopicWatcher:
             raise DeviceUnavailable(f"MQTT publish to {topic} failed: {error}") from None
 
     def _make_client(self) -> aiomqtt.Client:
-        config = self._config
-        v5 = config.protocol == "5"
-        return aiomqtt.Client(
-            config.host or "",
-            config.port,
-            username=config.username,
-            password=config.password.get_secret_value() if config.password else None,
-            identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
-            clean_session=None if v5 else True,
-            keepalive=config.keepalive_s,
-            tls_context=tls_context(config),
-            timeout=10.0,
-        )
+        return mqtt_client(self._config, self.client_id)
 
     async def _run(self) -> None:
         delay = RECONNECT_MIN_S

@@ -28,7 +28,6 @@ import logging
 import random
 import re
 import secrets
-import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +38,7 @@ import aiomqtt
 from edge_mining.config import MqttConfig, SiteConfig
 from edge_mining.model import Mode
 from edge_mining.mqtt import state as docs
+from edge_mining.mqtt.client import mqtt_client
 from edge_mining.mqtt.commands import (
     CommandError,
     HoldMiner,
@@ -83,35 +83,12 @@ def topics_for(config: MqttConfig) -> Topics:
     return Topics(base=config.base_topic, discovery_prefix=config.discovery_prefix)
 
 
-def _tls_context(config: MqttConfig) -> ssl.SSLContext | None:
-    if not (config.tls or config.ca_file or config.client_cert_file):
-        return None
-    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
-    if config.client_cert_file:
-        context.load_cert_chain(
-            str(config.client_cert_file),
-            str(config.client_key_file) if config.client_key_file else None,
-        )
-    return context
-
-
 def make_client(config: MqttConfig, topics: Topics, client_id: str) -> aiomqtt.Client:
     """An aiomqtt client for ``config`` with our last will. Not connected yet."""
-    if not config.host:
-        raise ValueError("mqtt.host is not set")
-    v5 = config.protocol == "5"
-    return aiomqtt.Client(
-        config.host,
-        config.port,
-        username=config.username,
-        password=config.password.get_secret_value() if config.password else None,
-        identifier=client_id,
-        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+    return mqtt_client(
+        config,
+        client_id,
         will=aiomqtt.Will(topics.availability, OFFLINE, qos=1, retain=True),
-        clean_session=None if v5 else True,
-        keepalive=config.keepalive_s,
-        tls_context=_tls_context(config),
-        timeout=10.0,
         max_queued_outgoing_messages=10_000,
     )
 
