@@ -29,6 +29,12 @@ from edge_mining.config import ControlConfig, PlantConfig
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
+NOTE = (
+    "gain vs no mining = mining revenue + export income - import cost, minus the same for the\n"
+    "export baseline: the oracle maximises it. A policy can out-earn the oracle's gross mining\n"
+    "revenue only by mining battery energy the house later buys back (see extra import)."
+)
+
 
 class UsageError(ValueError):
     pass
@@ -166,6 +172,8 @@ def main(args: argparse.Namespace) -> int:
         print("\n".join(lines))
         print()
         print(console_table({name: result.kpis[name] for name in policies}))
+        print()
+        print(NOTE)
     if args.report is not None:
         path = write_html_report(
             args.report,
