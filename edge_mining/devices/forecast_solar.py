@@ -38,6 +38,7 @@ from edge_mining.clock import Clock, WallClock
 from edge_mining.config import ForecastConfig, ForecastPlane
 from edge_mining.devices.base import DeviceAuthError, DeviceUnavailable
 from edge_mining.devices.failures import FailureReporter
+from edge_mining.devices.payload import iso_epoch
 from edge_mining.devices.redact import redact_in_http_logs
 from edge_mining.model import Forecast
 
@@ -228,29 +229,17 @@ def _header_float(headers: httpx.Headers, name: str) -> float | None:
         return None
 
 
-def _iso_epoch(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
 def rate_limit_from(response: httpx.Response, body: Any, now: float) -> RateLimit:
     headers = response.headers
     limit = _header_float(headers, "X-Ratelimit-Limit")
     remaining = _header_float(headers, "X-Ratelimit-Remaining")
     period = _header_float(headers, "X-Ratelimit-Period")
-    retry_at = _iso_epoch(headers.get("X-Ratelimit-Retry-At"))
+    retry_at = iso_epoch(headers.get("X-Ratelimit-Retry-At"))
     body_limit: Any = None
     if isinstance(body, Mapping) and isinstance(body.get("message"), Mapping):
         body_limit = body["message"].get("ratelimit")
     if isinstance(body_limit, Mapping):
-        retry_at = retry_at or _iso_epoch(body_limit.get("retry-at"))
+        retry_at = retry_at or iso_epoch(body_limit.get("retry-at"))
         if period is None and isinstance(body_limit.get("period"), int | float):
             period = float(body_limit["period"])
         if limit is None and isinstance(body_limit.get("limit"), int | float):

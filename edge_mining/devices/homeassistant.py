@@ -25,7 +25,6 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,6 +39,7 @@ from edge_mining.config import (
 )
 from edge_mining.devices.base import DeviceAuthError, DeviceError, DeviceUnavailable
 from edge_mining.devices.failures import FailureReporter
+from edge_mining.devices.payload import iso_epoch
 from edge_mining.model import EnergyReading, Forecast
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class HomeAssistantClient:
             entity_id=str(data.get("entity_id", entity_id)),
             state=data["state"],
             attributes=attributes if isinstance(attributes, Mapping) else {},
-            last_updated=_epoch(data.get("last_updated")),
+            last_updated=iso_epoch(data.get("last_updated")),
         )
 
     async def call_service(
@@ -228,16 +228,6 @@ class HomeAssistantClient:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def _epoch(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 class _EntityReader:
@@ -364,7 +354,7 @@ def solcast_hourly(state: EntityState, now: float) -> list[tuple[float, float]]:
     for item in detail:
         if not isinstance(item, Mapping):
             continue
-        start = _epoch(item.get("period_start"))
+        start = iso_epoch(item.get("period_start"))
         kw = item.get("pv_estimate")
         if start is None or not isinstance(kw, int | float) or start + 3600 <= now:
             continue

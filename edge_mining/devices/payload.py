@@ -1,7 +1,8 @@
 """Numbers out of device payloads: a plain number, or a dot path into a JSON document.
 
 ``1234.5``; ``ENERGY.Power`` (Tasmota), ``total.power`` (OpenDTU), ``value`` (Victron
-dbus-mqtt), ``inverters.0.power`` or ``inverters[0].power`` (into lists).
+dbus-mqtt), ``inverters.0.power`` or ``inverters[0].power`` (into lists). Also ISO 8601
+times as epoch seconds (Home Assistant's ``last_updated``, forecast.solar's rate limits).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -57,3 +59,14 @@ def extract_number(payload: bytes, json_path: str | None) -> float:
     if not math.isfinite(number):
         raise PayloadError(f"{json_path or 'payload'} is not a finite number")
     return number
+
+
+def iso_epoch(value: Any) -> float | None:
+    """An ISO 8601 time as epoch seconds (UTC when it names no zone); None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
