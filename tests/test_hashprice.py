@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from conftest import make_site
 
 from edge_mining.clock import ManualClock
 from edge_mining.config import EconomicsConfig, HashpriceSourceConfig
@@ -85,32 +86,17 @@ async def test_last_good_value_kept_when_the_source_fails_later():
 async def test_daemon_hands_the_refreshed_hashprice_to_controller_and_counters(tmp_path):
     import asyncio
 
-    from edge_mining.config import parse_config
     from edge_mining.devices.factory import build_devices
     from edge_mining.service import Daemon
 
     clock = ManualClock(1_750_500_000.0)
     with serving(lambda request: Reply(200, STATS)) as server:
-        site = parse_config(
-            {
-                "energy_source": {"type": "simulated"},
-                "miners": [
-                    {
-                        "name": "m3k",
-                        "min_power_w": 1000,
-                        "max_power_w": 3000,
-                        "nominal_hashrate_ths": 100,
-                        "nominal_power_w": 3000,
-                    }
-                ],
-                "mqtt": {"enabled": False},
-                "economics": {
-                    "hashprice_per_th_day": 0.07,
-                    "hashprice_source": {"url": server.url + "/stats", "json_path": "hash_price"},
-                },
-                "state_dir": str(tmp_path),
+        site = make_site(
+            tmp_path,
+            economics={
+                "hashprice_per_th_day": 0.07,
+                "hashprice_source": {"url": server.url + "/stats", "json_path": "hash_price"},
             },
-            environ={},
         )
         devices = build_devices(site, clock=clock)
         source = HashpriceFetcher(site.economics.hashprice_source, clock=clock)

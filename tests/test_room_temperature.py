@@ -8,6 +8,7 @@ import logging
 import time
 
 import pytest
+from conftest import make_site
 
 from edge_mining.config import (
     HeatingConfig,
@@ -122,7 +123,6 @@ async def test_zone_from_zigbee2mqtt_and_plain_topics(mosquitto):
 
 async def test_daemon_puts_room_temperatures_into_the_snapshot(tmp_path):
     from edge_mining.clock import ManualClock
-    from edge_mining.config import parse_config
     from edge_mining.control import Controller
     from edge_mining.devices.factory import build_devices
     from edge_mining.service import Daemon
@@ -138,33 +138,19 @@ async def test_daemon_puts_room_temperatures_into_the_snapshot(tmp_path):
 
     with running_home_assistant(token=TOKEN) as ha:
         ha.set("sensor.office_temperature", "19.2", "°C")
-        site_config = parse_config(
-            {
-                "energy_source": {"type": "simulated"},
-                "miners": [
+        site_config = make_site(
+            tmp_path,
+            heating={
+                "enabled": True,
+                "zones": [
                     {
-                        "name": "m3k",
-                        "min_power_w": 1000,
-                        "max_power_w": 3000,
-                        "nominal_hashrate_ths": 100,
-                        "nominal_power_w": 3000,
+                        "name": "office",
+                        "temperature_entity": "sensor.office_temperature",
+                        "miners": ["m3k"],
                     }
                 ],
-                "mqtt": {"enabled": False},
-                "heating": {
-                    "enabled": True,
-                    "zones": [
-                        {
-                            "name": "office",
-                            "temperature_entity": "sensor.office_temperature",
-                            "miners": ["m3k"],
-                        }
-                    ],
-                },
-                "homeassistant": {"url": ha.url, "token": TOKEN},
-                "state_dir": str(tmp_path),
             },
-            environ={},
+            homeassistant={"url": ha.url, "token": TOKEN},
         )
         clock = ManualClock(1_750_500_000.0)
         devices = build_devices(site_config, clock=clock)
