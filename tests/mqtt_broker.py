@@ -26,22 +26,14 @@ _names = itertools.count()
 
 @pytest.fixture(scope="session")
 def mosquitto() -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker()
-    broker.start()
-    try:
+    with EmbeddedBroker() as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 @pytest.fixture
 def private_broker() -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker()
-    broker.start()
-    try:
+    with EmbeddedBroker() as broker:
         yield broker
-    finally:
-        broker.close()
 
 
 def unique_namespace(label: str) -> tuple[str, str]:
