@@ -122,13 +122,13 @@ def compute_kpis(
         "mining_revenue": round(revenue, 2),
         "export_value_of_mined_energy": round(mined_kwh * prices.export_price_per_kwh, 2),
         "revenue_per_mined_kwh": round(revenue / mined_kwh, 4) if mined_kwh else 0.0,
-        "lost_export_value": round((base_export_kwh - export_kwh) * prices.export_price_per_kwh, 2),
-        "extra_import_cost": round((import_kwh - base_import_kwh) * prices.import_price_per_kwh, 2),
-        "gain_vs_export": round(value - base_value, 2),
+        "lost_export_value": _r((base_export_kwh - export_kwh) * prices.export_price_per_kwh, 2),
+        "extra_import_cost": _r((import_kwh - base_import_kwh) * prices.import_price_per_kwh, 2),
+        "gain_vs_export": _r(value - base_value, 2),
         "mined_from_pv_kwh": round(float(shares.from_pv_w.sum()) * kwh, 3),
         "battery_kwh_for_mining": round(float(shares.from_battery_w.sum()) * kwh, 3),
         "grid_import_for_mining_kwh": round(float(shares.from_grid_w.sum()) * kwh, 3),
-        "extra_import_kwh": round(import_kwh - base_import_kwh, 3),
+        "extra_import_kwh": _r(import_kwh - base_import_kwh, 3),
         "reserve_violations": int(violating.sum()),
         "reserve_violation_hours": round(float(violating.sum()) * s.hours_per_step, 2),
         "starts": starts_total,
@@ -144,3 +144,8 @@ def compute_kpis(
         "elapsed_s": round(trace.elapsed_s, 3),
         "currency": prices.currency,
     }
+
+
+def _r(value: float, digits: int) -> float:
+    """Rounded, without a negative zero for differences that are nil up to solver noise."""
+    return round(value, digits) + 0.0
