@@ -40,15 +40,20 @@ def miner_config(**fields) -> MinerConfig:
     return MinerConfig(**{**base, **fields})
 
 
-def ha_plug(ha, clock: ManualClock, **fields) -> SmartPlugMiner:
+def ha_site(ha, **fields) -> SiteConfig:
+    """A site with one plug switched and metered through Home Assistant entities."""
     config = miner_config(
         switch_entity="switch.miner_plug", power_entity="sensor.miner_plug_power", **fields
     )
-    site = SiteConfig(
+    return SiteConfig(
         miners=[config],
         homeassistant=HomeAssistantConfig(url=ha.url, token=TOKEN, timeout_s=0.5),
     )
-    return SmartPlugMiner(config, site, clock=clock)
+
+
+def ha_plug(ha, clock: ManualClock, **fields) -> SmartPlugMiner:
+    site = ha_site(ha, **fields)
+    return SmartPlugMiner(site.miners[0], site, clock=clock)
 
 
 async def test_full_cycle_through_home_assistant():
@@ -121,14 +126,7 @@ async def test_a_factory_built_plug_holds_its_minimum_on_time_on_the_injected_cl
     with running_home_assistant(token=TOKEN) as ha:
         ha.set("switch.miner_plug", "off")
         ha.set("sensor.miner_plug_power", "0", "W")
-        config = miner_config(
-            switch_entity="switch.miner_plug", power_entity="sensor.miner_plug_power"
-        )
-        site = SiteConfig(
-            miners=[config],
-            homeassistant=HomeAssistantConfig(url=ha.url, token=TOKEN, timeout_s=0.5),
-        )
-        plug = build_miners(site, clock=clock)["s9"]
+        plug = build_miners(ha_site(ha), clock=clock)["s9"]
         await plug.read()
         await plug.start()
         clock.advance(899)  # the plug's 900 s minimum on time, in the injected clock's time
