@@ -150,7 +150,7 @@ def describe(setup: Setup, args: argparse.Namespace) -> list[str]:
             if setup.forecast_noise == 0
             else f"actual PV x log-normal(sigma {setup.forecast_noise:g}) per day"
         ),
-    ]
+    ] + ([f"edge control overrides: {', '.join(args.control)}"] if args.control else [])
 
 
 def main(args: argparse.Namespace) -> int:
