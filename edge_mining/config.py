@@ -236,7 +236,7 @@ class ControlConfig(_Section):
     stop_delay_s: float = Field(60.0, ge=0)
     min_on_s: float = Field(600.0, ge=0)
     min_off_s: float = Field(300.0, ge=0)
-    max_starts_per_day: int = Field(6, ge=1, le=1000)
+    max_starts_per_day: int = Field(4, ge=1, le=1000)
 
     # Battery protection.
     start_soc_pct: float = Field(80.0, ge=0, le=100)
