@@ -140,6 +140,19 @@ def _add_probe(sub: argparse._SubParsersAction) -> None:
     solaredge.set_defaults(handler=_handler("edge_mining.devices.solaredge_probe:main"))
 
 
+def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bitcoin network and market, with the same defaults for every analysis command.
+
+    Kept here rather than imported from analysis/economics.py so ``--help`` stays fast; a test
+    checks they equal ``economics.Network``'s defaults.
+    """
+    parser.add_argument("--btc-price", type=_positive_float, default=100_000.0)
+    parser.add_argument("--difficulty", type=_positive_float, default=1.2e14)
+    parser.add_argument("--subsidy", type=float, default=3.125, help="BTC per block")
+    parser.add_argument("--fees-per-block", type=float, default=0.025, help="BTC")
+    parser.add_argument("--pool-fee", type=float, default=2.0, help="%%")
+
+
 def _add_analysis(sub: argparse._SubParsersAction) -> None:
     backtest = sub.add_parser("backtest", help="replay a period through the controller")
     backtest.add_argument("--weather", type=Path, default=None, help="TMY3, TMY2 or EPW file")
@@ -164,11 +177,7 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
     backtest.add_argument("--export-price", type=float, default=0.04, help="per kWh")
     backtest.add_argument("--import-price", type=float, default=0.15, help="per kWh")
     backtest.add_argument("--currency", default="USD")
-    backtest.add_argument("--btc-price", type=_positive_float, default=100_000.0)
-    backtest.add_argument("--difficulty", type=_positive_float, default=1.2e14)
-    backtest.add_argument("--subsidy", type=float, default=3.125, help="BTC per block")
-    backtest.add_argument("--fees-per-block", type=float, default=0.025, help="BTC")
-    backtest.add_argument("--pool-fee", type=float, default=2.0, help="%%")
+    _add_network_arguments(backtest)
     backtest.add_argument("--reserve-soc", type=float, default=30.0, help="%%, never mined below")
     backtest.add_argument("--forecast-noise", type=float, default=0.0, help="log-normal sigma")
     backtest.add_argument("--seed", type=int, default=1)
@@ -187,13 +196,9 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
     profitability.add_argument("--hashrate-ths", type=_positive_float, default=None)
     profitability.add_argument("--power-w", type=_positive_float, default=None)
     profitability.add_argument("--uptime", type=float, default=100.0, help="%%")
-    profitability.add_argument("--btc-price", type=_positive_float, default=40_000.0)
-    profitability.add_argument("--difficulty", type=_positive_float, default=25.05e12)
-    profitability.add_argument("--difficulty-increment", type=float, default=6.0, help="%%/month")
+    _add_network_arguments(profitability)
+    profitability.add_argument("--difficulty-increment", type=float, default=2.0, help="%%/month")
     profitability.add_argument("--price-increment", type=float, default=0.0, help="%%/month")
-    profitability.add_argument("--subsidy", type=float, default=6.25, help="BTC per block")
-    profitability.add_argument("--fees-per-block", type=float, default=0.0, help="BTC")
-    profitability.add_argument("--pool-fee", type=float, default=0.0, help="%%")
     profitability.add_argument("--halving-month", type=int, default=None)
     profitability.add_argument("--electricity-price", type=float, default=0.035, help="per kWh")
     profitability.add_argument("--capex", type=float, default=None, help="default: catalogue")

@@ -70,6 +70,9 @@ def test_backtest_bad_input_is_a_clear_usage_error(capsys, change, message):
 def test_profitability_prints_break_even_and_table(capsys):
     args = ["profitability", "--hashrate-ths", "100", "--power-w", "3050", "--capex", "2000"]
     args += ["--months", "12", "--difficulty-increment", "0", "--table-uptimes", "50,100"]
+    # The seed analysis's network, as in the hand-worked case of test_economics.
+    args += ["--btc-price", "40000", "--difficulty", "25.05e12", "--subsidy", "6.25"]
+    args += ["--fees-per-block", "0", "--pool-fee", "0"]
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["break_even_month"] == 4  # the hand-worked case of test_economics
@@ -80,3 +83,17 @@ def test_profitability_prints_break_even_and_table(capsys):
     out = capsys.readouterr().out
     assert "break-even month: 4" in out and "months to break even" in out
     assert main(["profitability", "--uptime", "150"]) == 2
+
+
+def test_analysis_commands_share_the_network_defaults_of_the_economics_model():
+    from edge_mining.analysis.economics import Network
+    from edge_mining.cli import build_parser
+
+    expected = Network()
+    for command in (["backtest"], ["profitability"]):
+        args = build_parser().parse_args(command)
+        assert args.btc_price == expected.btc_price
+        assert args.difficulty == expected.difficulty
+        assert args.subsidy == expected.subsidy_btc
+        assert args.fees_per_block == expected.fees_per_block_btc
+        assert args.pool_fee / 100 == expected.pool_fee

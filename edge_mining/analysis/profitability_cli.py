@@ -1,8 +1,10 @@
 """``edge-mining profitability``: the month-by-month projection and the break-even table.
 
-Defaults reproduce the seed analysis's setting (BTC 40,000, difficulty 25.05 T, +6 % a
-month, 6.25 BTC subsidy, 0.035 per kWh, 48 months); the machine defaults to one S19j Pro
-from the catalogue with its indicative price as CAPEX.
+The network defaults are the backtest's (``economics.Network``), +2 % difficulty a month,
+0.035 per kWh, 48 months; the machine defaults to one S19j Pro from the catalogue with its
+indicative price as CAPEX. The seed analysis's setting is reproduced with
+``--btc-price 40000 --difficulty 25.05e12 --difficulty-increment 6 --subsidy 6.25
+--fees-per-block 0 --pool-fee 0``.
 """
 
 from __future__ import annotations
