@@ -7,13 +7,13 @@ are the mean powers over that interval. Days are local standard time days
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from edge_mining.sim.series import read_power_rows
 
 
 @dataclass(frozen=True)
@@ -89,44 +89,11 @@ def resample_means(
     return np.clip(values, 0.0, None)
 
 
-def _parse_time(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        stamp = datetime.fromisoformat(text.strip())
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        return stamp.timestamp()
-
-
 def read_power_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``time,power_w`` rows (epoch seconds or ISO 8601, UTC when naive; a header line and
     ``#`` comments are allowed). Each value is the mean power of the interval it starts."""
-    times: list[float] = []
-    values: list[float] = []
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
-    with handle:
-        for line_no, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].lstrip().startswith("#"):
-                continue
-            try:
-                stamp, value = _parse_time(row[0]), float(row[1])
-            except (ValueError, IndexError):
-                if not times:
-                    continue  # header line
-                raise ValueError(f"{path}:{line_no}: expected time,power_w, got {row!r}") from None
-            if not math.isfinite(value):
-                raise ValueError(f"{path}:{line_no}: power is not a finite number")
-            times.append(stamp)
-            values.append(value)
-    if len(times) < 2:
-        raise ValueError(f"{path}: needs at least two rows of time,power_w")
-    t = np.asarray(times)
-    order = np.argsort(t)
-    t, v = t[order], np.asarray(values)[order]
+    times, values = read_power_rows(path)
+    t, v = np.asarray(times), np.asarray(values)
     # Samples start their interval: move them to the interval's middle for interpolation.
     spacing = float(np.median(np.diff(t)))
     return t + spacing / 2, v

@@ -38,7 +38,6 @@ Modelling choices (each one a simplification, stated so nobody mistakes it for p
 
 from __future__ import annotations
 
-import csv
 import math
 from bisect import bisect_right
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from pathlib import Path
 
 from edge_mining.config import PlantConfig
 from edge_mining.model import EnergyReading
+from edge_mining.sim.series import read_power_rows
 
 Profile = Callable[[float], float]
 
@@ -228,39 +228,11 @@ def make_load_profile(config: PlantConfig) -> Profile:
     return load
 
 
-def _parse_time(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        stamp = datetime.fromisoformat(text.strip())
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        return stamp.timestamp()
-
-
 def load_series_csv(path: Path) -> Profile:
     """A power series from CSV: ``time`` (epoch seconds or ISO 8601, UTC when naive) then a
     power column in W. Linear between samples; outside the series it repeats with a period of
     its span rounded up to whole days, so a one-day profile serves any date."""
-    times: list[float] = []
-    values: list[float] = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.reader(handle):
-            if not row or row[0].lstrip().startswith("#"):
-                continue
-            try:
-                stamp, value = _parse_time(row[0]), float(row[1])
-            except (ValueError, IndexError):
-                if not times:
-                    continue  # header line
-                raise ValueError(f"{path}: bad row {row!r}") from None
-            times.append(stamp)
-            values.append(value)
-    if len(times) < 2:
-        raise ValueError(f"{path}: needs at least two rows of time, power_w")
-    order = sorted(range(len(times)), key=times.__getitem__)
-    times = [times[i] for i in order]
-    values = [values[i] for i in order]
+    times, values = read_power_rows(path)
     start = times[0]
     period = max(86400.0, math.ceil((times[-1] - start + 1) / 86400.0) * 86400.0)
 
