@@ -20,7 +20,13 @@ from grpclib.server import Server, Stream
 from pyasic.web.braiins_os.proto.braiins import bos
 from pyasic.web.braiins_os.proto.braiins.bos import v1
 
-from edge_mining.sim.braiins.machine import TargetRefused
+from edge_mining.sim.braiins.machine import (
+    DANGEROUS_TEMP_C,
+    HOT_TEMP_C,
+    POOL_URL,
+    TARGET_TEMP_C,
+    TargetRefused,
+)
 
 if TYPE_CHECKING:
     from edge_mining.sim.braiins.server import EmulatedMiner
@@ -256,13 +262,28 @@ class ConfigurationService(_Service, v1.ConfigurationServiceBase):
         self, get_miner_configuration_request: v1.GetMinerConfigurationRequest
     ) -> v1.GetMinerConfigurationResponse:
         m = self.miner.machine
+        pool = v1.PoolConfiguration(
+            uid="1", url=POOL_URL, user=f"edgemining.{self.miner.hostname}", password="x"
+        )
         return v1.GetMinerConfigurationResponse(
+            pool_groups=[
+                v1.PoolGroupConfiguration(
+                    uid="1", name="default", quota=v1.Quota(value=1), pools=[pool]
+                )
+            ],
             tuner=v1.TunerConfiguration(
                 enabled=True,
                 tuner_mode=v1.TunerMode.POWER_TARGET,
                 power_target=v1.Power(watt=m.saved_target_w),
             ),
-            temperature=v1.CoolingConfiguration(),
+            temperature=v1.CoolingConfiguration(
+                minimum_required_fans=1,
+                auto=v1.CoolingAutoMode(
+                    target_temperature=v1.Temperature(degree_c=TARGET_TEMP_C),
+                    hot_temperature=v1.Temperature(degree_c=HOT_TEMP_C),
+                    dangerous_temperature=v1.Temperature(degree_c=DANGEROUS_TEMP_C),
+                ),
+            ),
         )
 
 
@@ -370,7 +391,7 @@ class PoolService(_Service, v1.PoolServiceBase):
         m = self.miner.machine
         pool = v1.Pool(
             uid="1",
-            url="stratum+tcp://stratum.braiins.com:3333",
+            url=POOL_URL,
             user=f"edgemining.{self.miner.hostname}",
             enabled=True,
             alive=m.running,

@@ -27,6 +27,12 @@ HASH_WINDOW_S = 5.0  # the "5 s" hashrate window BraiinsOS reports
 HASH_EXPONENT = 0.8  # hashrate ~ power ** 0.8 around the nominal point
 WARMUP_POWER_FRACTION = 0.05  # share of the level drawn while boards initialise
 
+# The saved configuration every emulated miner reports (gRPC, bosminer.toml, cgminer pools).
+POOL_URL = "stratum+tcp://stratum.braiins.com:3333"
+TARGET_TEMP_C = 75.0
+HOT_TEMP_C = 85.0
+DANGEROUS_TEMP_C = 95.0
+
 
 @dataclass(frozen=True, slots=True)
 class MinerSpec:

@@ -2,8 +2,10 @@
 
 Each :class:`EmulatedMiner` listens on its own 127.x.y.z at the real ports: the cgminer-style
 API on 4028, the gRPC API on 50051 (BOSer models only; legacy BOSminer has none) and the web
-page on 80 (skipped when the process may not bind it). An :class:`EmulatorFleet` runs many of
-them on consecutive addresses and can feed their draw to the plant simulator.
+page on 80 (skipped when the process may not bind it); legacy models also run the SSH
+shell on 22 that pyasic reads their configuration through (skipped likewise). An
+:class:`EmulatorFleet` runs many of them on consecutive addresses and can feed their draw to
+the plant simulator.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import logging
 from collections.abc import Callable, Iterator
 from functools import partial
 
+import asyncssh
 from grpclib.server import Server
 
 from edge_mining.clock import Clock, ScaledClock, WallClock
-from edge_mining.sim.braiins import cgminer_api, grpc_api, web
+from edge_mining.sim.braiins import cgminer_api, grpc_api, ssh, web
 from edge_mining.sim.braiins.machine import Credentials, Faults, MinerMachine, find_model
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,7 @@ LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 RPC_PORT = 4028
 GRPC_PORT = 50051
 WEB_PORT = 80
+SSH_PORT = 22
 BACKLOG = 512
 
 BOSER_VERSION = "2023-11-09-0-c5cdc1c5-23.10-plus"
@@ -64,6 +68,7 @@ class EmulatedMiner:
         rpc_port: int = RPC_PORT,
         grpc_port: int = GRPC_PORT,
         web_port: int | None = WEB_PORT,
+        ssh_port: int | None = SSH_PORT,
         seed: int | None = None,
     ) -> None:
         address = ipaddress.IPv4Address(host)
@@ -90,9 +95,11 @@ class EmulatedMiner:
         self.rpc_port = rpc_port
         self.grpc_port = grpc_port
         self.web_port = web_port
+        self.ssh_port = ssh_port if self.spec.legacy else None  # BOSer clients use gRPC
         self._rpc_server: asyncio.Server | None = None
         self._web_server: asyncio.Server | None = None
         self._grpc_server: Server | None = None
+        self._ssh_server: asyncssh.SSHAcceptor | None = None
         self._started = False
 
     # ------------------------------------------------------------------- identity strings
@@ -177,11 +184,21 @@ class EmulatedMiner:
                 # Port 80 needs privileges; pyasic also identifies BraiinsOS on 4028.
                 log.info("%s: web page on port %s not served: %s", self.host, self.web_port, exc)
                 self.web_port = None
+        if self.ssh_port is not None:
+            try:
+                self._ssh_server = await ssh.start_server(self, self.ssh_port, BACKLOG)
+            except OSError as exc:
+                log.info("%s: SSH on port %s not served: %s", self.host, self.ssh_port, exc)
+                self.ssh_port = None
 
     async def _unbind(self) -> None:
         for server in (self._rpc_server, self._web_server):
             if server is not None:
                 server.close()
+        ssh_server, self._ssh_server = self._ssh_server, None
+        if ssh_server is not None:
+            ssh_server.close()
+            await ssh_server.wait_closed()
         grpc_server, self._grpc_server = self._grpc_server, None
         if grpc_server is not None:
             grpc_server.close()
