@@ -9,6 +9,8 @@ UNREACHABLE/ERROR as unavailable (skipped, its power not counted).
 - A miner that followed a command and later changed state by itself (a user's web UI, a fault,
   a power cut) is *adopted*: an outside stop starts its minimum off-time; an outside start
   does not get minimum on-time protection (the controller did not decide it).
+- A miner that took part in a *handover* (see ``allocation``) remembers when, so it takes part
+  in at most one per ``min_on_s``; a miner handing over waits for its successor to run.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ class MinerMemory:
     stop_timer: HoldTimer = field(default_factory=HoldTimer)
     starts: DailyCounter = field(default_factory=DailyCounter)
     manual: ManualOverride | None = None
+    # Last handover this miner took part in (either side), and the successor a running miner
+    # waits for before it stops (None when it is not handing over).
+    handover_at: float | None = None
+    handover_to: MinerMemory | None = None
+    # A miner that handed its power over does not start again before this time.
+    rest_until: float | None = None
     reason: str = "waiting for telemetry"
 
     @property
@@ -68,6 +76,7 @@ class MinerMemory:
         if self.followed:
             # It did what we asked, then changed by itself: adopt what it is doing.
             self.intent = running
+            self.handover_to = None
             self.start_timer.reset()
             self.stop_timer.reset()
             if running:
