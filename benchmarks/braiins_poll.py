@@ -1,41 +1,61 @@
-"""Poll-cycle time over many emulated BraiinsOS miners, cached detection vs re-detection.
+"""Poll-cycle time over many emulated BraiinsOS miners: cached detection vs re-detection.
 
     python benchmarks/braiins_poll.py [--count 1000] [--cycles 10] [--redetect-cycles 3]
+        [--get-data-count N] [--get-data-cycles 3] [--get-data-include hass-miner|all]
 
 The emulators run in a child process (``edge-mining emulate miner --count N``), one loopback
-address each. This process then polls every miner concurrently through ``BraiinsMiner``:
+address each. This process then polls every miner concurrently, one cycle after another:
 
-- cached: the pyasic miner object is detected once; a poll is one cgminer multi-command.
+- cached: ``BraiinsMiner`` detects the pyasic miner object once; a poll is one cgminer
+  multi-command.
 - re-detect (driver): the same driver without its cache: a fresh ``BraiinsMiner`` per poll,
   so pyasic detection, gRPC login and static facts, then the poll.
-- re-detect (bare pyasic): the lower bound of what integrations do on every poll:
-  ``pyasic.get_miner(ip)`` (32 at a time) plus one telemetry round trip; it even skips the
-  gRPC login and calls a full ``get_data`` would make.
+- re-detect (bare pyasic): a lower bound of what re-detecting integrations do:
+  ``pyasic.get_miner(ip)`` plus one telemetry round trip, no gRPC login, no ``get_data``.
+- re-detect + get_data (hass-miner): what the Home Assistant integration hass-miner does on
+  every update since its PR #302 ("always poll miner"): the coordinator calls
+  ``pyasic.get_miner(ip)``, sets the credentials, then ``miner.get_data(include=[...])`` with
+  the 13 data items its sensors show (``HASS_MINER_INCLUDE``); ``all`` asks
+  for pyasic's full data set instead. Optionally on the first ``--get-data-count`` miners
+  only; per-miner throughput is printed next to the cycle times so a subset compares honestly.
 
-Prints p50/p95 cycle times, the speed-up, and the RSS of both processes. Bounded: every read
-has a timeout and the number of cycles is fixed.
+Detection (pyasic ``get_miner``) is limited to the driver's 32 concurrent detections in every
+baseline: unthrottled, 1,000 concurrent detections all time out (pyasic waits 3 s per stage).
+The get_data baseline also checks what pyasic got (hashrate, wattage, fans, hashboards) and
+counts the warnings and errors pyasic logged.
+
+Prints p50/p95 cycle times, the speed-ups, and the RSS of both processes. Bounded: every read
+has a timeout (so every cycle ends), the number of cycles is fixed, the emulators must be ready
+within 120 s and are terminated (then killed) at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import queue
 import resource
-import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pyasic import DataOptions  # noqa: E402
+from pyasic.data import MinerData  # noqa: E402
 from pyasic.miners.factory import miner_factory  # noqa: E402
 
 from edge_mining.config import MinerConfig  # noqa: E402
 from edge_mining.devices.braiins import (  # noqa: E402
+    MAX_CONCURRENT_DETECTIONS,
     TELEMETRY_COMMAND,
     BraiinsMiner,
     parse_telemetry,
@@ -44,8 +64,26 @@ from edge_mining.model import MinerStatus  # noqa: E402
 from edge_mining.sim.braiins_emulator import raise_fd_limit  # noqa: E402
 
 FIRST_HOST = "127.60.0.1"
-BARE_CONCURRENCY = 32
+PASSWORD = "root"
 READ_TIMEOUT_S = 300.0  # a re-detecting cycle over 1,000 miners takes tens of seconds
+READY_TIMEOUT_S = 120.0
+
+# The data items hass-miner's coordinator asks pyasic for on every update.
+HASS_MINER_INCLUDE = [
+    DataOptions.HOSTNAME,
+    DataOptions.MAC,
+    DataOptions.IS_MINING,
+    DataOptions.FW_VERSION,
+    DataOptions.HASHRATE,
+    DataOptions.EXPECTED_HASHRATE,
+    DataOptions.HASHBOARDS,
+    DataOptions.WATTAGE,
+    DataOptions.WATTAGE_LIMIT,
+    DataOptions.FANS,
+    DataOptions.CONFIG,
+    DataOptions.POOLS,
+    DataOptions.UPTIME,
+]
 
 
 def config(host: str, index: int) -> MinerConfig:
@@ -53,7 +91,7 @@ def config(host: str, index: int) -> MinerConfig:
         name=f"m{index}",
         driver="braiins",
         host=host,
-        password="root",
+        password=PASSWORD,
         min_power_w=1000,
         max_power_w=3600,
         nominal_hashrate_ths=104,
@@ -75,22 +113,75 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def cycle(drivers: list[BraiinsMiner]) -> tuple[float, int]:
-    """One concurrent poll of every driver: (seconds, miners that answered)."""
+class LogCounter(logging.Handler):
+    """Counts the warnings and errors pyasic (or anything else) logs during a phase."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: Counter[str] = Counter()
+        self.first: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[f"{record.name} {record.levelname}"] += 1
+        if self.first is None:
+            self.first = record.getMessage()[:200]
+
+
+@dataclass
+class Phase:
+    """The cycle times of one way of polling, and what each cycle got."""
+
+    name: str
+    miners: int
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: float = 0.0
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.seconds, 0.5)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.seconds, 0.95)
+
+    @property
+    def miners_per_s(self) -> float:
+        return self.miners / self.p50
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<34} {self.miners:>5} {len(self.seconds):>6}"
+            f" {self.p50:>8.3f} {self.p95:>8.3f} {self.miners_per_s:>9.0f} {self.rss_mb:>13.0f}"
+        )
+
+
+def report_failures(results: list[object]) -> None:
+    failures = Counter(type(r).__name__ for r in results if isinstance(r, BaseException))
+    if failures:
+        first = next(r for r in results if isinstance(r, BaseException))
+        print(f"  failures: {dict(failures)}; first: {first!r}")
+
+
+async def timed_gather(
+    jobs: list[Awaitable[object]],
+) -> tuple[float, list[object]]:
+    """Run one cycle's jobs concurrently, each bounded by READ_TIMEOUT_S."""
     started = time.perf_counter()
-    states = await asyncio.gather(
-        *(asyncio.wait_for(d.read(), READ_TIMEOUT_S) for d in drivers), return_exceptions=True
+    results = await asyncio.gather(
+        *(asyncio.wait_for(job, READ_TIMEOUT_S) for job in jobs), return_exceptions=True
     )
-    elapsed = time.perf_counter() - started
-    ok = sum(
+    return time.perf_counter() - started, results
+
+
+def answered(results: list[object]) -> int:
+    return sum(
         1
-        for s in states
-        if not isinstance(s, BaseException) and s.status != MinerStatus.UNREACHABLE
+        for s in results
+        if not isinstance(s, BaseException) and s.status != MinerStatus.UNREACHABLE  # type: ignore[attr-defined]
     )
-    return elapsed, ok
 
 
-async def redetect_read(host: str, slots: asyncio.Semaphore) -> bool:
+async def bare_read(host: str, slots: asyncio.Semaphore) -> bool:
     async with slots:
         miner = await miner_factory.get_miner(host)
     if miner is None:
@@ -100,61 +191,156 @@ async def redetect_read(host: str, slots: asyncio.Semaphore) -> bool:
     return True
 
 
-async def redetect_cycle(hosts: list[str]) -> tuple[float, int]:
-    # Unthrottled, 1,000 concurrent pyasic detections all time out (its factory waits 3 s per
-    # stage), so the baseline gets the same concurrency limit as the driver's detection.
-    slots = asyncio.Semaphore(BARE_CONCURRENCY)
-    started = time.perf_counter()
-    results = await asyncio.gather(
-        *(asyncio.wait_for(redetect_read(h, slots), READ_TIMEOUT_S) for h in hosts),
-        return_exceptions=True,
+async def hass_miner_update(
+    host: str, slots: asyncio.Semaphore, include: list[DataOptions] | None
+) -> MinerData | None:
+    """One hass-miner coordinator update: detect, set credentials, get_data."""
+    async with slots:
+        miner = await miner_factory.get_miner(host)
+    if miner is None:
+        return None
+    if miner.web is not None:
+        miner.web.username = "root"
+        miner.web.pwd = PASSWORD
+    return await miner.get_data(include=include)
+
+
+def sensible(data: object) -> bool:
+    """Did get_data see a mining miner: hashrate, wattage, every fan and hashboard?"""
+    if not isinstance(data, MinerData):
+        return False
+    boards = [b for b in data.hashboards if b.hashrate is not None and float(b.hashrate) > 0]
+    return (
+        data.hashrate is not None
+        and float(data.hashrate) > 0
+        and (data.wattage or 0) > 0
+        and len(data.fans) == data.expected_fans
+        and all(f.speed for f in data.fans)
+        and len(boards) == data.expected_hashboards
+        and all(b.temp is not None for b in data.hashboards)
     )
-    failures = Counter(type(r).__name__ for r in results if isinstance(r, BaseException))
-    if failures:
-        print(f"  failures: {dict(failures)}; first: {next(r for r in results if r is not True)!r}")
-    return time.perf_counter() - started, sum(1 for r in results if r is True)
 
 
-async def run(args: argparse.Namespace, hosts: list[str]) -> None:
+async def run_phase(
+    phase: Phase, cycles: int, one_cycle: Callable[[], Awaitable[tuple[float, int]]]
+) -> Phase:
+    for _ in range(cycles):
+        elapsed, ok = await one_cycle()
+        if ok != phase.miners:
+            print(f"  warning ({phase.name}): only {ok}/{phase.miners} answered")
+        phase.seconds.append(elapsed)
+    phase.rss_mb = rss_mb()
+    return phase
+
+
+async def run(args: argparse.Namespace, hosts: list[str]) -> list[Phase]:
     configs = [config(host, i) for i, host in enumerate(hosts)]
     drivers = [BraiinsMiner(c, timeout_s=60.0) for c in configs]
 
-    warm, ok = await cycle(drivers)
-    print(f"first poll (detects every miner): {warm:.2f} s, {ok}/{len(drivers)} answered")
+    warm, results = await timed_gather([d.read() for d in drivers])
+    print(f"first poll (detects every miner): {warm:.2f} s, {answered(results)} answered")
 
-    cached: list[float] = []
-    for _ in range(args.cycles):
-        elapsed, ok = await cycle(drivers)
-        if ok != len(drivers):
-            print(f"  warning: only {ok}/{len(drivers)} answered")
-        cached.append(elapsed)
+    async def cached_cycle() -> tuple[float, int]:
+        elapsed, results = await timed_gather([d.read() for d in drivers])
+        return elapsed, answered(results)
+
+    cached = await run_phase(
+        Phase("cached detection (ours)", len(drivers)), args.cycles, cached_cycle
+    )
     assert all(d.detections == 1 for d in drivers), "detection must be cached"
 
-    redetect: list[float] = []
-    for _ in range(args.redetect_cycles):
+    async def driver_redetect_cycle() -> tuple[float, int]:
         fresh = [BraiinsMiner(c, timeout_s=60.0) for c in configs]
-        elapsed, ok = await cycle(fresh)
-        if ok != len(fresh):
-            print(f"  warning: only {ok}/{len(fresh)} answered")
-        redetect.append(elapsed)
-    bare: list[float] = []
-    for _ in range(args.redetect_cycles):
-        elapsed, ok = await redetect_cycle(hosts)
-        if ok != len(hosts):
-            print(f"  warning: only {ok}/{len(hosts)} answered")
-        bare.append(elapsed)
+        elapsed, results = await timed_gather([d.read() for d in fresh])
+        return elapsed, answered(results)
 
-    c50, c95 = percentile(cached, 0.5), percentile(cached, 0.95)
-    r50, r95 = percentile(redetect, 0.5), percentile(redetect, 0.95)
-    print(f"miners: {len(drivers)}  cores: {os.cpu_count()}")
-    print(f"cached detection  ({len(cached)} cycles): p50 {c50:.3f} s  p95 {c95:.3f} s")
-    b50, b95 = percentile(bare, 0.5), percentile(bare, 0.95)
-    print(f"re-detect, driver ({len(redetect)} cycles): p50 {r50:.3f} s  p95 {r95:.3f} s")
-    print(f"re-detect, bare pyasic ({len(bare)} cycles): p50 {b50:.3f} s  p95 {b95:.3f} s")
-    print(
-        f"speed-up (p50): {r50 / c50:.1f}x vs driver re-detect, {b50 / c50:.1f}x vs bare pyasic;"
-        f" mean cached {statistics.mean(cached):.3f} s"
+    redetect = await run_phase(
+        Phase("re-detect, driver", len(hosts)), args.redetect_cycles, driver_redetect_cycle
     )
+
+    async def bare_cycle() -> tuple[float, int]:
+        slots = asyncio.Semaphore(MAX_CONCURRENT_DETECTIONS)
+        elapsed, results = await timed_gather([bare_read(h, slots) for h in hosts])
+        report_failures(results)
+        return elapsed, sum(1 for r in results if r is True)
+
+    bare = await run_phase(
+        Phase("re-detect + 1 command, pyasic", len(hosts)), args.redetect_cycles, bare_cycle
+    )
+
+    subset = hosts[: args.get_data_count or len(hosts)]
+    include = HASS_MINER_INCLUDE if args.get_data_include == "hass-miner" else None
+    logs = LogCounter()
+    logging.getLogger().addHandler(logs)
+    checked = Counter[str]()
+
+    async def get_data_cycle() -> tuple[float, int]:
+        slots = asyncio.Semaphore(MAX_CONCURRENT_DETECTIONS)
+        elapsed, results = await timed_gather(
+            [hass_miner_update(h, slots, include) for h in subset]
+        )
+        report_failures(results)
+        checked.update(
+            "not detected" if r is None else "sensible" if sensible(r) else "not sensible"
+            for r in results
+        )
+        return elapsed, sum(1 for r in results if isinstance(r, MinerData))
+
+    label = "hass-miner" if include else "all"
+    try:
+        get_data = await run_phase(
+            Phase(f"re-detect + get_data ({label})", len(subset)),
+            args.get_data_cycles,
+            get_data_cycle,
+        )
+    finally:
+        logging.getLogger().removeHandler(logs)
+    print(
+        f"get_data check: {dict(checked)} of {sum(checked.values())} replies;"
+        f" warnings/errors logged: {dict(logs.counts) or 0}"
+        + (f"; first: {logs.first}" if logs.first else "")
+    )
+    return [cached, redetect, bare, get_data]
+
+
+def print_table(phases: list[Phase]) -> None:
+    cached = phases[0]
+    print(f"cores: {os.cpu_count()} (emulators and poller share them)")
+    print(
+        f"{'way of polling':<34} {'miners':>5} {'cycles':>6} {'p50 s':>8} {'p95 s':>8}"
+        f" {'miners/s':>9} {'RSS MB after':>13}"
+    )
+    for phase in phases:
+        print(phase.line())
+    for phase in phases[1:]:
+        # Per-miner throughput, so a baseline measured on a subset compares honestly.
+        speedup = cached.miners_per_s / phase.miners_per_s
+        print(f"speed-up of cached detection vs {phase.name}: {speedup:.1f}x (p50 miners/s)")
+
+
+def wait_for_emulators(emulator: subprocess.Popen[str], count: int) -> list[str]:
+    """The ``MINER <host>`` lines, or SystemExit after READY_TIMEOUT_S (never blocks longer).
+
+    A daemon thread reads the pipe, so a silent emulator cannot hang this process.
+    """
+    stdout = emulator.stdout
+    assert stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    hosts: list[str] = []
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while len(hosts) < count:
+        if emulator.poll() is not None and lines.empty():
+            raise SystemExit(f"emulator exited with {emulator.returncode}")
+        try:
+            line = lines.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        except queue.Empty:
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"emulators not ready within {READY_TIMEOUT_S:g} s") from None
+            continue
+        if line.startswith("MINER "):
+            hosts.append(line.split()[1])
+    return hosts
 
 
 def main() -> int:
@@ -162,7 +348,17 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--redetect-cycles", type=int, default=3)
+    parser.add_argument(
+        "--get-data-count", type=int, default=0, help="miners in the get_data baseline (0: all)"
+    )
+    parser.add_argument("--get-data-cycles", type=int, default=3)
+    parser.add_argument("--get-data-include", choices=("hass-miner", "all"), default="hass-miner")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress in logs
+    if args.count < 1 or not 0 <= args.get_data_count <= args.count:
+        parser.error("need 1 <= --count and 0 <= --get-data-count <= --count")
+    if min(args.cycles, args.redetect_cycles, args.get_data_cycles) < 1:
+        parser.error("every phase needs at least one cycle")
     raise_fd_limit(args.count * 12 + 1024)
 
     emulator = subprocess.Popen(
@@ -173,23 +369,15 @@ def main() -> int:
         cwd=ROOT,
     )
     try:
-        hosts: list[str] = []
         started = time.monotonic()
-        assert emulator.stdout is not None
-        while len(hosts) < args.count:
-            line = emulator.stdout.readline()
-            if not line:
-                raise SystemExit(f"emulator exited with {emulator.wait()}")
-            if line.startswith("MINER "):
-                hosts.append(line.split()[1])
-            if time.monotonic() - started > 120:
-                raise SystemExit("emulators not ready within 120 s")
+        hosts = wait_for_emulators(emulator, args.count)
         print(f"{len(hosts)} emulators ready in {time.monotonic() - started:.1f} s")
-        asyncio.run(run(args, hosts))
+        phases = asyncio.run(run(args, hosts))
+        print_table(phases)
         client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"RSS: poller {rss_mb():.0f} MB (peak {client_peak:.0f} MB), "
-            f"emulators {rss_mb(emulator.pid):.0f} MB"
+            f"RSS: poller {rss_mb():.0f} MB now (peak {client_peak:.0f} MB),"
+            f" emulators {rss_mb(emulator.pid):.0f} MB"
         )
     finally:
         emulator.terminate()
