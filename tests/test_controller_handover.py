@@ -155,3 +155,19 @@ def test_handover_never_plans_beyond_the_power_plus_the_battery_allowance(
             handed += 1
             assert fleet.total_draw_w <= surplus + allowance + 1e-6, (tick, decision.miner_reasons)
     assert handed >= 3
+
+
+def test_a_shortfall_is_not_handed_over() -> None:
+    """A worse miner kept through its stop delay while the surplus is gone frees no power: the
+    better one must not start in its place (found by the property test)."""
+    settings = control(start_surplus_w=0, stop_deficit_w=0, start_delay_s=0, min_on_s=0)
+    miners = [
+        miner("good", power_target=False, min_w=100, max_w=100, ths=12),
+        miner("worse", power_target=False, min_w=100, max_w=100, ths=10),
+    ]
+    controller = Controller(settings, miners)
+    fleet = Fleet(miners, running={"worse": True})
+    now = T0
+    decision = step(controller, fleet, snapshot(now, grid_reading(now, 0.0, fleet), fleet))
+    assert "good:start" not in brief(decision), decision.miner_reasons
+    assert fleet.total_draw_w <= 100.0  # only the miner already running, through its delay

@@ -205,16 +205,19 @@ def _handover_victims(
     ):
         return None
     running = bool(c.memory.intent)
+    # What ``c`` could draw without a handover (negative free: the pool is already short,
+    # e.g. a miner kept through its stop delay; that shortfall is not handed over).
     if running:
         # Kept at its claim; the follow pass would give it the rest of the pool first.
-        base = c.claim_w + max(0.0, pools.free(c, pools.keep_w))
+        base = c.claim_w + pools.free(c, pools.keep_w)
         if not c.memory.config.power_target or base >= c.high_w - control.power_deadband_w:
             return None
-        need = 0.0
+        need = c.claim_w
+        without_w = min(c.high_w, max(c.claim_w, base))
     else:
-        base = max(0.0, pools.free(c, pools.start_w))
+        base = pools.free(c, pools.start_w)
         need = c.claim_w + control.start_surplus_w
-    without_w = min(c.high_w, base) if running else 0.0
+        without_w = 0.0
     victims: list[Candidate] = []
     chosen: list[Candidate] | None = None
     freed = 0.0
@@ -231,7 +234,7 @@ def _handover_victims(
         if base + freed < need:
             continue
         power = min(c.high_w, base + freed) if c.memory.config.power_target else c.claim_w
-        gain_ths = _rate_ths_per_w(c) * (power - without_w)
+        gain_ths = _rate_ths_per_w(c) * max(0.0, power - without_w)
         if gain_ths >= (1.0 + HANDOVER_MIN_GAIN) * before_ths:
             chosen = list(victims)
         if power >= c.high_w:
