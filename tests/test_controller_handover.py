@@ -171,3 +171,34 @@ def test_a_shortfall_is_not_handed_over() -> None:
     decision = step(controller, fleet, snapshot(now, grid_reading(now, 0.0, fleet), fleet))
     assert "good:start" not in brief(decision), decision.miner_reasons
     assert fleet.total_draw_w <= 100.0  # only the miner already running, through its delay
+
+
+# A better miner running below its maximum keeps first claim on the power it can still take:
+# a worse miner must not start by squeezing it down to its minimum (the better one would take
+# the power back by a handover an hour later: churn, seen in the demo before the fix).
+NO_SQUEEZE_ROWS = [
+    (0, 1500, []),
+    (60, 1500, ["big:start:1500"]),
+    # 2900 W on offer, the big one rises by 500 W steps toward it; the S9 (600 W + 200 W
+    # start surplus) would fit beside the big one's 1200 W minimum, but not beside its 3000 W
+    # maximum: it stays off while the big one can still rise.
+    (120, 2900, ["big:set_power:2000"]),
+    (180, 2900, ["big:set_power:2500"]),
+    (240, 2900, ["big:set_power:2900"]),
+    (300, 2900, []),
+    (400, 2900, []),
+    # Once the big one is at its maximum the next miner gets what is left.
+    (500, 3900, ["big:set_power:3000"]),
+    (560, 3900, ["s9:start:900"]),
+]
+
+
+def test_a_worse_miner_does_not_start_while_a_better_one_can_still_rise() -> None:
+    miners = [s19(), s9("s9")]
+    controller = Controller(control(), miners)
+    fleet = Fleet(miners)
+    for offset, surplus, expected in NO_SQUEEZE_ROWS:
+        now = T0 + offset
+        decision = step(controller, fleet, snapshot(now, grid_reading(now, surplus, fleet), fleet))
+        assert brief(decision) == expected, (offset, decision.miner_reasons)
+        assert fleet.total_draw_w <= surplus + 1e-6

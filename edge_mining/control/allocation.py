@@ -9,7 +9,10 @@ after those with one, most efficient J/TH first):
    until then it is kept (at minimum power). A breached battery floor skips all of that.
 2. *Start*: stopped miners start when their claim plus ``start_surplus_w`` fits in what is
    left, continuously for ``start_delay_s``, after ``min_off_s``, within
-   ``max_starts_per_day``. Higher-priority miners are served first.
+   ``max_starts_per_day``. Higher-priority miners are served first: what is left excludes the
+   headroom (maximum minus claim) of running power-target miners earlier in the fill order,
+   which the follow pass gives them, so a worse miner never starts by squeezing a better one
+   down to its minimum (the better one would take the power back by a handover: churn).
    *Handover*: a stopped miner that does not fit in what is left may take over from running
    miners later in the fill order (lowest priority first) when their power plus what is left
    covers its claim plus ``start_surplus_w`` and it would mine at least ``HANDOVER_MIN_GAIN``
@@ -188,7 +191,11 @@ def _may_hand_over(v: Candidate, s: Situation) -> bool:
 
 
 def _handover_victims(
-    c: Candidate, eligible: Sequence[Candidate], pools: Pools, s: Situation
+    c: Candidate,
+    eligible: Sequence[Candidate],
+    pools: Pools,
+    s: Situation,
+    reserved_w: float = 0.0,
 ) -> list[Candidate] | None:
     """Running miners after ``c`` in fill order whose power ``c`` would use better, or None.
 
@@ -215,7 +222,7 @@ def _handover_victims(
         need = c.claim_w
         without_w = min(c.high_w, max(c.claim_w, base))
     else:
-        base = pools.free(c, pools.start_w)
+        base = pools.free(c, pools.start_w - reserved_w)
         need = c.claim_w + control.start_surplus_w
         without_w = 0.0
     victims: list[Candidate] = []
@@ -248,17 +255,23 @@ def _start(
     s: Situation,
     probed: bool,
     eligible: Sequence[Candidate] = (),
+    reserved_w: float = 0.0,
 ) -> bool:
-    """Plan a start if allowed; returns True when it is a probe start."""
+    """Plan a start if allowed; returns True when it is a probe start.
+
+    ``reserved_w`` is the headroom of better running power-target miners: not on offer here.
+    """
     control = s.control
     memory = c.memory
-    free = pools.free(c, pools.start_w)
+    limit_w = pools.start_w - reserved_w
+    free = pools.free(c, limit_w)
     need = c.claim_w + control.start_surplus_w
     fits = free >= need
     victims = None
     if not fits and eligible and eligible[0].memory.rank > memory.rank:
-        victims = _handover_victims(c, eligible, pools, s)
-    probe = not fits and victims is None and not probed and s.probe_start_ok
+        victims = _handover_victims(c, eligible, pools, s, reserved_w)
+    # A better running miner that can still rise absorbs a hidden surplus by its own probing.
+    probe = not fits and victims is None and not probed and s.probe_start_ok and reserved_w <= 0
     held = memory.start_timer.update(fits or probe or victims is not None, s.now)
     if not (fits or probe or victims is not None):
         floor = ", battery at or below stop SoC" if s.at_floor else ""
@@ -293,7 +306,7 @@ def _start(
         _hand_over(c, victims, pools, s, beside=free >= c.claim_w)
     if probe:
         pools.probe_start_w += max(0.0, c.claim_w - max(0.0, free))
-    pools.take(c, c.claim_w, pools.start_w + (c.claim_w if probe else 0.0))
+    pools.take(c, c.claim_w, limit_w + (c.claim_w if probe else 0.0))
     return probe
 
 
@@ -360,9 +373,12 @@ def allocate(candidates: Sequence[Candidate], pools: Pools, situation: Situation
     # Who may hand its power over this tick, lowest priority first.
     eligible = [c for c in reversed(candidates) if _may_hand_over(c, situation)]
     probed = False
+    reserved_w = 0.0
     for c in candidates:
         if not c.memory.intent:
-            probed = _start(c, pools, situation, probed, eligible) or probed
+            probed = _start(c, pools, situation, probed, eligible, reserved_w) or probed
+        if c.running and c.memory.config.power_target:
+            reserved_w += max(0.0, c.high_w - c.claim_w)
     last_rank = eligible[0].memory.rank if eligible else -1
     for c in candidates:
         if c.memory.rank >= last_rank:
