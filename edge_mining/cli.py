@@ -60,7 +60,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="run a simulated site with a live console view")
-    demo.add_argument("--speed", type=_positive_float, default=60.0, help="time acceleration")
+    demo.add_argument("--speed", type=_positive_float, default=300.0, help="time acceleration")
     demo.add_argument(
         "--duration", type=_positive_float, default=None, help="wall-clock seconds, then exit 0"
     )
