@@ -57,8 +57,10 @@ def main() -> None:
     print(f"{'policy':>10} {'mined kWh':>10} {'revenue':>9} {'gain':>8} {'starts/d':>9}")
     for name, trace in traces.items():
         k = compute_kpis(trace, baseline, setup.prices, setup.reserve_soc_pct)
+        starts = k["starts_per_day_per_miner"]  # None for the oracle's continuous plan
+        starts_text = "n/a" if starts is None else f"{starts:.2f}"
         print(f"{name:>10} {k['mined_kwh']:>10.0f} {k['mining_revenue']:>9.2f} "
-              f"{k['gain_vs_export']:>8.2f} {k['starts_per_day_per_miner']:>9.2f}")  # fmt: skip
+              f"{k['gain_vs_export']:>8.2f} {starts_text:>9}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_mining.analysis.economics import Network
+from edge_mining.analysis.kpis import Prices, attribute_mining, compute_kpis
 from edge_mining.analysis.oracle import solve_oracle
 from edge_mining.analysis.scenario import Scenario
 from edge_mining.config import MinerConfig, PlantConfig
@@ -92,3 +94,56 @@ def test_limits_are_honoured():
     assert trace.miners_w[0] == pytest.approx(2000, abs=1e-6)
     assert trace.curtailed_w[0] == pytest.approx(4000, abs=1e-6)
     assert np.abs(trace.balance_error_w).max() < 1e-6
+
+
+def test_off_grid_never_mines_the_battery_below_the_reserve():
+    # Off-grid night just under the reserve (28 % < 30 %), then two sunny hours that refill
+    # the battery whatever happens: night-time battery energy is free, so the relaxation
+    # mines it (a trickle "just under the reserve" is what its convex hull allows). The
+    # reserve forbids it: the miner must wait for the sun. Exact optimum: the two sunny
+    # hours at 3 kW = 6 kWh = 0.60; the house alone takes the SoC to 24 % overnight.
+    s = scenario([0, 0, 0, 0, 8000, 8000], [100] * 6)
+    p = plant(
+        battery_kwh=10.0, battery_initial_soc_pct=28.0, battery_min_soc_pct=5.0,
+        battery_max_charge_w=5000.0, grid_connected=False,
+    )  # fmt: skip
+    prices = Prices(Network(), EXPORT, IMPORT)
+
+    trace = solve(s, p, reserve=30.0)
+    assert trace.miners_w == pytest.approx([0, 0, 0, 0, 3000, 3000], abs=1e-6)
+    assert trace.notes["objective"] == pytest.approx(0.60, abs=1e-5)
+    assert trace.soc_start_pct[4] == pytest.approx(24.0, abs=1e-6)  # the house's doing
+    assert trace.unserved_w == pytest.approx([0] * 6, abs=1e-6)
+    kpis = compute_kpis(trace, trace, prices, 30.0)
+    assert kpis["reserve_violations"] == 0
+    assert kpis["battery_kwh_for_mining"] == 0
+    assert kpis["min_soc_pct"] < 30.0  # below the reserve, but not because of mining
+
+    relaxed = solve(s, p, reserve=30.0, repair_rounds=0)
+    assert relaxed.notes["objective"] > 0.60 + 0.05  # the temptation is real
+    assert trace.notes["relaxed_bound"] == pytest.approx(relaxed.notes["objective"], rel=1e-6)
+    assert compute_kpis(relaxed, relaxed, prices, 30.0)["reserve_violations"] > 0
+
+
+def test_battery_serving_the_house_is_not_mining_the_battery():
+    # Night, grid-connected: the battery gives 1000 W, all of it to the house; a 17 W miner
+    # runs on grid power. The house has priority on the battery: nothing of it is mining.
+    z, one = np.zeros(1), np.ones(1)
+    shares = attribute_mining(
+        pv_w=z, house_w=1000 * one, miners_w=17 * one, battery_in_w=z, battery_out_w=1000 * one,
+        export_w=z, import_w=17 * one, curtailed_w=z,
+    )  # fmt: skip
+    assert shares.from_battery_w == pytest.approx([0.0])
+    assert shares.from_grid_w == pytest.approx([17.0])
+    # With 1017 W out of the battery, the 17 W beyond the house's need are the miner's.
+    shares = attribute_mining(z, 1000 * one, 17 * one, z, 1017 * one, z, z, z)
+    assert shares.from_battery_w == pytest.approx([17.0])
+
+
+def test_continuous_plan_has_no_starts_kpi():
+    trace = solve(scenario([0, 2000, 4000, 0], [500] * 4), plant())
+    kpis = compute_kpis(trace, trace, Prices(Network(), EXPORT, IMPORT), 0.0)
+    assert kpis["starts"] is None
+    assert kpis["starts_per_day_per_miner"] is None
+    assert kpis["max_starts_per_day"] is None
+    assert trace.starts.sum() == 1  # still recorded in the trace, for the report

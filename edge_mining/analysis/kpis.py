@@ -1,17 +1,24 @@
 """Key figures of one policy's trace, measured against the no-mining baseline.
 
-Attribution of the miners' energy, step by step: PV serves the house first, then the miners;
-what the miners draw beyond that comes from the battery, then from the grid. "Battery energy
-used for mining" and "grid import caused by mining" are those two shares.
+Attribution of the miners' energy, step by step: the house has priority on every source. PV
+serves the house first, then the miners; the battery serves what PV leaves of the house, and
+only what it gives beyond that goes to the miners; the miners' rest comes from the grid.
+"Battery energy used for mining" and "grid import caused by mining" are those two shares.
+(Flows are taken as net per step: the plant never charges and discharges in one step, and
+the oracle's trace is netted the same way.)
 
 - ``surplus_kwh``: what the baseline (``export``: no mining) exports or curtails: the energy
   that would leave the site or be wasted. ``surplus_captured_pct`` is the part of it the
   policy no longer exports or curtails.
-- ``reserve_violations``: steps in which the miners draw on the battery although the SoC at
-  the start of the step is below the reserve (a decision made below the reserve; the SoC
-  sliding under it during the step that the policy stops in is not counted).
+- ``reserve_violations``: steps in which the miners draw on the battery (the share above)
+  although the SoC at the start of the step is below the reserve: a decision to mine from
+  the battery made below the reserve. The same rule for every policy. Not counted: the SoC
+  falling under the reserve because of the house alone (off-grid at night that is
+  unavoidable and no fault of mining), miners running below the reserve on PV surplus or
+  grid power, and the SoC sliding under the reserve during the step in which a policy stops.
 - ``starts_per_day_per_miner``: mean over days and miners; ``max_starts_per_day``: the worst
-  single miner-day.
+  single miner-day. ``None`` (not applicable) for a plan of continuous power, the oracle's:
+  its miners switch whenever that is worth nothing either way, which is no schedule.
 - ``grid_import_for_mining_kwh`` counts import in the very step the miners draw it;
   ``extra_import_kwh`` is the import beyond the baseline's, which also counts the battery the
   miners emptied and the house then had to refill from the grid.
@@ -52,13 +59,31 @@ class MiningShares:
 
 def mining_shares(trace: Trace) -> MiningShares:
     """Per-step split of the miners' draw into PV, battery and grid (mean W)."""
-    pv_to_loads = np.maximum(
-        trace.pv_w - trace.curtailed_w - trace.battery_in_w - trace.grid_export_w, 0.0
-    )
-    from_pv = np.clip(pv_to_loads - trace.house_w, 0.0, trace.miners_w)
-    rest = trace.miners_w - from_pv
-    from_battery = np.minimum(rest, trace.battery_out_w)
-    from_grid = np.minimum(rest - from_battery, trace.grid_import_w)
+    return attribute_mining(
+        trace.pv_w, trace.house_w, trace.miners_w, trace.battery_in_w, trace.battery_out_w,
+        trace.grid_export_w, trace.grid_import_w, trace.curtailed_w,
+    )  # fmt: skip
+
+
+def attribute_mining(
+    pv_w: np.ndarray,
+    house_w: np.ndarray,
+    miners_w: np.ndarray,
+    battery_in_w: np.ndarray,
+    battery_out_w: np.ndarray,
+    export_w: np.ndarray,
+    import_w: np.ndarray,
+    curtailed_w: np.ndarray,
+) -> MiningShares:
+    """The attribution of the module doc on plain arrays (the oracle checks its plan with
+    it). The house has priority on every source: the battery feeds the miners only with
+    what it gives beyond the house's unmet part."""
+    pv_to_loads = np.maximum(pv_w - curtailed_w - battery_in_w - export_w, 0.0)
+    from_pv = np.clip(pv_to_loads - house_w, 0.0, miners_w)
+    house_left = np.maximum(house_w - pv_to_loads, 0.0)
+    battery_to_miners = np.maximum(battery_out_w - house_left, 0.0)
+    from_battery = np.minimum(miners_w - from_pv, battery_to_miners)
+    from_grid = np.minimum(miners_w - from_pv - from_battery, import_w)
     return MiningShares(from_pv, from_battery, from_grid)
 
 
@@ -98,6 +123,8 @@ def compute_kpis(
 
     violating = (shares.from_battery_w > 0.5) & (trace.soc_start_pct < reserve_soc_pct - 1e-6)
     starts_total = int(trace.starts.sum())
+    # A continuous-power plan (the oracle) has no schedule to count starts of.
+    schedule = not trace.notes.get("continuous_power")
     running_fraction = float(trace.running.mean()) if trace.running.size else 0.0
     capacity_w = trace.fleet_max_w
     value = site_value(trace, prices)
@@ -131,9 +158,13 @@ def compute_kpis(
         "extra_import_kwh": _r(import_kwh - base_import_kwh, 3),
         "reserve_violations": int(violating.sum()),
         "reserve_violation_hours": round(float(violating.sum()) * s.hours_per_step, 2),
-        "starts": starts_total,
-        "starts_per_day_per_miner": round(starts_total / days / count, 3) if days else 0.0,
-        "max_starts_per_day": int(trace.starts.max()) if trace.starts.size else 0,
+        "starts": starts_total if schedule else None,
+        "starts_per_day_per_miner": (
+            (round(starts_total / days / count, 3) if days else 0.0) if schedule else None
+        ),
+        "max_starts_per_day": (
+            (int(trace.starts.max()) if trace.starts.size else 0) if schedule else None
+        ),
         "heat_kwh": round(mined_kwh, 3),
         "export_kwh": round(export_kwh, 3),
         "import_kwh": round(import_kwh, 3),

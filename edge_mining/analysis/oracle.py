@@ -16,14 +16,34 @@ Relaxations (each makes the oracle an upper bound, never a lower one):
   start delays, no start limit.
 - Battery reserve: mining may draw on the battery only while the SoC at the start of the step
   is at or above the reserve; the house may use the battery down to its floor, as on the
-  plant. "Only while" is a yes/no decision, which a linear program cannot state; its convex
-  relaxation is used: mining may draw ``y * M`` from the battery with the SoC at least
-  ``floor + y * (reserve - floor)``, ``0 <= y <= 1`` (M = the miners' or the battery's
-  maximum power, whichever is lower). ``y`` is eliminated into one row per step. A policy
-  that respects the reserve is a feasible point of the program, so it cannot beat its value
-  (kept as ``notes["relaxed_bound"]``). Where the relaxed plan does mine from the battery
-  below the reserve, those steps are forbidden to and the program is solved again (at most
-  ``repair_rounds`` times), so the oracle's reported plan respects the reserve exactly.
+  plant. "Only while" is a yes/no decision per step (mine nothing from the battery, or start
+  the step at or above the reserve), which a linear program cannot state. It is solved in two
+  passes:
+
+  1. The convex relaxation: mining may draw ``y * M`` from the battery with the SoC at least
+     ``floor + y * (reserve - floor)``, ``0 <= y <= 1`` (M = the miners' or the battery's
+     maximum power, whichever is lower; ``y`` is eliminated into one row per step). Every
+     plan that respects the reserve is a feasible point, so no policy can beat its value
+     (kept as ``notes["relaxed_bound"]``). It is loose: a small miner may trickle from the
+     battery all night just under the reserve.
+  2. If the relaxed plan mines from the battery below the reserve anywhere, the yes/no is
+     fixed per step from it and the program solved again with only bounds changed: where
+     the relaxed plan starts the step at or above the reserve, the stored energy at the
+     step's start gets the reserve as a hard lower bound; everywhere else the mining
+     discharge is 0, so the miners there run from PV (or grid) only. Every feasible point
+     of this program respects the reserve exactly (checked again on the result), and the
+     relaxed plan with its below-reserve battery mining removed is one of them, so the
+     reported plan (``notes["objective"]``) is at least that good and at most the bound.
+
+- Off-grid, load left unserved is priced far above any mining revenue (the program serves
+  the house first, then mines); that penalty is not part of the reported objective. (A
+  price of 1000/kWh, as before, made HiGHS ten times slower and lost revenue to tolerances.)
+- Miner power is continuous, so the plan may switch a miner on and off from step to step
+  whenever that is worth nothing either way: its starts are not a schedule anyone would run,
+  and the KPIs report them as not applicable (``notes["continuous_power"]``).
+- Within a step the battery either charges or discharges: the program may do both when
+  energy is free (it would be curtailed anyway); the trace reports the net flow with the
+  same change of stored energy, the difference curtailed.
 - The terminal SoC is free.
 
 Multiple miners of one model share one power variable; the trace splits it into whole
@@ -42,6 +62,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from edge_mining.analysis.engine import Trace
+from edge_mining.analysis.kpis import attribute_mining
 from edge_mining.analysis.scenario import Scenario
 from edge_mining.config import MinerConfig, PlantConfig
 
@@ -135,8 +156,11 @@ def solve_oracle(
     upper[col + idm] = min(d_max, miners_max)
     export_cap = plant.export_limit_w if plant.export_limit_w is not None else np.inf
     upper[col + ix] = export_cap if plant.grid_connected else 0.0
-    # Off-grid, "import" is load left unserved, priced prohibitively.
-    import_price = import_price_per_kwh if plant.grid_connected else 1000.0
+    # Off-grid, "import" is load left unserved, priced far above anything else a kWh earns,
+    # so the house is served first; not so far that HiGHS's tolerances swamp the revenue.
+    best_kwh = max([gr.revenue_per_wh * 1000.0 for gr in groups] + [export_price_per_kwh])
+    unserved_price = max(1.0, 10.0 * max(best_kwh, import_price_per_kwh))
+    import_price = import_price_per_kwh if plant.grid_connected else unserved_price
     lower[e_col] = e_min if has_battery else 0.0
     upper[e_col] = e_max if has_battery else 0.0
 
@@ -146,10 +170,16 @@ def solve_oracle(
     cost[col + ix] = -export_price_per_kwh / 1000.0 * h
     cost[col + ii] = import_price / 1000.0 * h
     value = -cost.copy()  # currency per variable unit: what the plan is worth
+    if not plant.grid_connected:
+        value[col + ii] = 0.0  # the unserved penalty steers the plan; it earns nothing
     for k in (ic, idh, idm):
         cost[col + k] = _THROUGHPUT_EPS / 1000.0 * h
     # Serving the house from the battery is labelled as such, not as mining discharge.
     cost[col + idm] *= 2.0
+
+    # HiGHS's optimality tolerances are absolute: costs of 1e-5 per W-step would let it stop
+    # short of the optimum by more than the margins measured here. Scale the largest to 1.
+    cost_scale = float(np.abs(cost).max()) or 1.0
 
     rows_ub: list[sparse.coo_matrix] = []
     rhs_ub: list[np.ndarray] = []
@@ -207,7 +237,7 @@ def solve_oracle(
 
     def solve() -> np.ndarray:
         result = linprog(
-            cost,
+            cost / cost_scale,
             A_ub=a_ub,
             b_ub=b_ub,
             A_eq=a_eq,
@@ -222,27 +252,30 @@ def solve_oracle(
 
     x = solve()
     relaxed_bound = float(value @ x)
+    flows = _net_flows(x, per, g, pv, house, e0, eta, (ic, idh, idm, ix, ii))
     rounds = 0
-    # Repair: where the relaxed solution mines from the battery below the reserve, forbid
-    # it and solve again. The result respects the reserve exactly; the first value stays
-    # the proven upper bound.
-    while rounds < repair_rounds:
-        bad = _mining_below_reserve(x, col, g, pv, house, e0, e_col, e_res, ic, idh, idm, ix, ii)
-        if not bad.any():
-            break
-        upper[(col + idm)[bad]] = 0.0
-        x = solve()
-        rounds += 1
-    power = x[: per * n].reshape(n, per)
-    stored = x[per * n :]
-    group_w = power[:, :g]
-    charge = power[:, ic]
-    discharge = power[:, idh] + power[:, idm]
-    export = power[:, ix]
-    grid_import = power[:, ii]
-    miners_w = group_w.sum(axis=1)
-    curtailed = np.maximum(pv + discharge + grid_import - house - miners_w - charge - export, 0.0)
-    stored_start = np.concatenate([[e0], stored[:-1]])
+    bad = _mining_below_reserve(flows, e_res)
+    if bad.any() and repair_rounds > 0:
+        # Fix the yes/no per step from the relaxed plan (see the module doc): reserve as a
+        # hard floor where it starts the step at or above it, no battery mining elsewhere.
+        # Only bounds change; the relaxed row stays (implied where the floor holds).
+        above = flows.stored_start >= e_res - 1e-6
+        upper[(col + idm)[~above]] = 0.0
+        lower[e_col[:-1][above[1:]]] = e_res
+        while bad.any() and rounds < repair_rounds:
+            x = solve()
+            flows = _net_flows(x, per, g, pv, house, e0, eta, (ic, idh, idm, ix, ii))
+            rounds += 1
+            # Solver tolerance only: forbid what still shows, then solve again.
+            bad = _mining_below_reserve(flows, e_res)
+            upper[(col + idm)[bad]] = 0.0
+    if bad.any() and repair_rounds > 0:
+        raise OracleError(f"oracle: {int(bad.sum())} steps still mine below the reserve")
+    group_w = flows.group_w
+    miners_w = flows.miners
+    charge, discharge = flows.charge, flows.discharge
+    export, grid_import, curtailed = flows.export, flows.grid_import, flows.curtailed
+    stored_start, stored = flows.stored_start, flows.stored
     pct = 100.0 / capacity if has_battery else 0.0
 
     running, starts, names = _machines(scenario, groups, group_w)
@@ -272,36 +305,66 @@ def solve_oracle(
             "objective": float(value @ x),
             "relaxed_bound": relaxed_bound,
             "repair_rounds": float(rounds),
+            "continuous_power": 1.0,
         },
     )
 
 
-def _mining_below_reserve(
+@dataclass(frozen=True)
+class _Flows:
+    """A solution as the plant would run it: one battery direction per step."""
+
+    group_w: np.ndarray  # steps x groups
+    miners: np.ndarray
+    charge: np.ndarray
+    discharge: np.ndarray
+    export: np.ndarray
+    grid_import: np.ndarray
+    curtailed: np.ndarray
+    stored: np.ndarray  # at the end of each step
+    stored_start: np.ndarray
+    pv: np.ndarray
+    house: np.ndarray
+
+
+def _net_flows(
     x: np.ndarray,
-    col: np.ndarray,
+    per: int,
     g: int,
     pv: np.ndarray,
     house: np.ndarray,
     e0: float,
-    e_col: np.ndarray,
-    e_res: float,
-    ic: int,
-    idh: int,
-    idm: int,
-    ix: int,
-    ii: int,
-) -> np.ndarray:
-    """Steps where the miners draw on the battery (attributed as the KPIs do: PV serves the
-    house first, then the miners, then the battery) with the SoC below the reserve."""
-    miners = sum(x[col + j] for j in range(g)) if g else np.zeros(len(col))
-    discharge = x[col + idh] + x[col + idm]
-    charge, export = x[col + ic], x[col + ix]
-    curtailed = np.maximum(pv + discharge + x[col + ii] - house - miners - charge - export, 0.0)
-    pv_to_loads = np.maximum(pv - curtailed - charge - export, 0.0)
-    from_pv = np.clip(pv_to_loads - house, 0.0, miners)
-    from_battery = np.minimum(miners - from_pv, discharge)
-    stored_start = np.concatenate([[e0], x[e_col[:-1]]])
-    return (from_battery > 0.5) & (stored_start < e_res - 1e-6)
+    eta: float,
+    index: tuple[int, int, int, int, int],
+) -> _Flows:
+    """Net the battery's charge and discharge within each step, keeping the stored energy's
+    change (eta * charge - discharge / eta); the energy no longer cycled is curtailed."""
+    ic, idh, idm, ix, ii = index
+    n = len(pv)
+    power = x[: per * n].reshape(n, per)
+    stored = x[per * n :]
+    group_w = power[:, :g]
+    miners = group_w.sum(axis=1)
+    delta = eta * power[:, ic] - (power[:, idh] + power[:, idm]) / eta  # Wh per step hour
+    charge = np.maximum(delta, 0.0) / eta
+    discharge = np.maximum(-delta, 0.0) * eta
+    export, grid_import = power[:, ix], power[:, ii]
+    curtailed = np.maximum(pv + discharge + grid_import - house - miners - charge - export, 0.0)
+    stored_start = np.concatenate([[e0], stored[:-1]])
+    return _Flows(
+        group_w, miners, charge, discharge, export, grid_import, curtailed, stored,
+        stored_start, pv, house,
+    )  # fmt: skip
+
+
+def _mining_below_reserve(flows: _Flows, e_res: float) -> np.ndarray:
+    """Steps where the miners draw on the battery, attributed as the KPIs do, with the
+    stored energy at the step's start below the reserve."""
+    shares = attribute_mining(
+        flows.pv, flows.house, flows.miners, flows.charge, flows.discharge, flows.export,
+        flows.grid_import, flows.curtailed,
+    )  # fmt: skip
+    return (shares.from_battery_w > 0.5) & (flows.stored_start < e_res - 1e-6)
 
 
 def _machines(
