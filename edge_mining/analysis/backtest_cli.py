@@ -32,7 +32,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 NOTE = (
     "gain vs no mining = mining revenue + export income - import cost, minus the same for the\n"
     "export baseline: the oracle maximises it. A policy can out-earn the oracle's gross mining\n"
-    "revenue only by mining battery energy the house later buys back (see extra import)."
+    "revenue only by mining battery energy the house later buys back (see extra import).\n"
+    "The oracle's miner power is continuous: its starts are no schedule and shown as '-'."
 )
 
 
