@@ -28,13 +28,21 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from edge_mining.config import ControlConfig, EconomicsConfig, HeatingConfig, MinerConfig
-from edge_mining.control.allocation import Candidate, Pools, Situation, allocate, fill_order
+from edge_mining.control.allocation import (
+    HANDOVER_REST_S,
+    Candidate,
+    Pools,
+    Situation,
+    allocate,
+    fill_order,
+)
 from edge_mining.control.battery import BatteryBudget, battery_budget, stop_soc_for
 from edge_mining.control.commands import emit
 from edge_mining.control.economics import beats_export
 from edge_mining.control.following import clamp, target_limits
 from edge_mining.control.heating import Heating
 from edge_mining.control.memory import ManualOverride, MinerMemory
+from edge_mining.control.persistence import export_memory, import_memory
 from edge_mining.control.surplus import (
     PROBE_START_BACKOFF_S,
     SiteKind,
@@ -81,6 +89,8 @@ class Controller:
         self._probe_start_backoff_s = PROBE_START_BACKOFF_S
         self._probe_start_blocked_until = float("-inf")
         self._probe_day = -1
+        # The latest time seen (tick or import): the day whose starts export_memory carries.
+        self._latest_time: float | None = None
 
     # ------------------------------------------------------------------ user commands
 
@@ -138,6 +148,20 @@ class Controller:
     def is_manual(self, miner: str) -> bool:
         return self._lookup(miner).manual is not None
 
+    # ------------------------------------------------------------------- persistence
+
+    def export_memory(self) -> dict[str, object]:
+        """What must survive a restart (starts today, on/off times, handover rest) as plain
+        JSON-ready data; see :mod:`edge_mining.control.persistence`."""
+        return export_memory(self._ordered, self._latest_time)
+
+    def import_memory(self, data: dict[str, object], now: float) -> None:
+        """Restore what :meth:`export_memory` gave, before the first tick. Unknown miners are
+        ignored; a malformed document raises ValueError and changes nothing."""
+        max_rest_s = max(HANDOVER_REST_S, self.control.min_on_s)
+        import_memory(self._memory, data, now, max_rest_s)
+        self._latest_time = now if self._latest_time is None else max(self._latest_time, now)
+
     def _lookup(self, miner: str) -> MinerMemory:
         try:
             return self._memory[miner]
@@ -148,6 +172,7 @@ class Controller:
 
     def tick(self, snapshot: Snapshot) -> Decision:
         now = snapshot.time
+        self._latest_time = now
         control = self.control
         stop_soc = stop_soc_for(control, snapshot.forecast, now)
         self._heat.update(snapshot.room_temperatures_c)
