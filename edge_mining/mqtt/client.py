@@ -4,6 +4,7 @@ and the device drivers that read MQTT topics connect the same way."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 import aiomqtt
@@ -11,6 +12,12 @@ import aiomqtt
 from edge_mining.config import MqttConfig
 
 CONNECT_TIMEOUT_S = 10.0
+
+# paho leaves Nagle's algorithm on. A QoS 1 publish written while the previous one is not yet
+# acknowledged at the TCP level is then held until the broker's delayed ACK (~40 ms on Linux):
+# a forced discovery round of 10 kB messages ran at ~420 msg/s with dozens of 40 ms stalls.
+# Every MQTT packet is written whole in one send, so there is nothing for Nagle to coalesce.
+NO_DELAY: tuple[int, int, int] = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def tls_context(config: MqttConfig) -> ssl.SSLContext | None:
@@ -51,4 +58,5 @@ def mqtt_client(
         tls_context=tls_context(config),
         timeout=CONNECT_TIMEOUT_S,
         max_queued_outgoing_messages=max_queued_outgoing_messages,
+        socket_options=(NO_DELAY,),
     )
