@@ -9,13 +9,17 @@ protection is really what the import carried).
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from test_controller_support import T0, Fleet, brief, control, grid_reading, miner, snapshot, step
+from test_service import NOON, fast_site, make_daemon, mining, run_until
 
+from edge_mining.clock import ManualClock
 from edge_mining.config import ControlConfig
 from edge_mining.control import Controller
 from edge_mining.control.timers import SECONDS_PER_DAY
+from edge_mining.service.memory_file import MEMORY_FILE
 
 Row = tuple[float, float, list[str]]
 
@@ -174,3 +178,41 @@ def test_unknown_miners_are_ignored_and_future_times_are_clamped() -> None:
     assert miners["a"]["rest_until"] == T0 + 3600  # at most the handover rest
     rows: list[Row] = [(0, 2000, []), (300, 2000, []), (3599, 2000, []), (3600, 2000, ["a:start"])]
     play(controller, Fleet([PLUG]), rows)
+
+
+# ------------------------------------------------------------------------------ the daemon
+
+
+async def test_the_daemon_keeps_the_daily_start_count_across_a_restart(tmp_path) -> None:
+    site = fast_site(tmp_path, max_starts_per_day=1)
+    clock = ManualClock(NOON)
+    first = make_daemon(site, clock)
+    await run_until(first, mining)  # its one start today; the shutdown action pauses it
+    saved = json.loads((site.state_dir / MEMORY_FILE).read_text())
+    assert saved["miners"]["m3k"]["starts"] == 1
+
+    # A new process on the same state_dir: the surplus is still there, the start is not.
+    second = make_daemon(site, clock)
+    state = await run_until(second, lambda s: second.ticks >= 100)
+    assert not mining(state)
+    assert [c for c in second.miners["m3k"].commands if c[1] == "start"] == []
+    assert state.decision is not None
+    assert "daily limit" in state.decision.miner_reasons["m3k"]
+
+
+async def test_a_corrupt_memory_file_is_logged_once_moved_aside_and_ignored(
+    tmp_path, caplog
+) -> None:
+    site = fast_site(tmp_path, max_starts_per_day=1)
+    site.state_dir.mkdir(parents=True)
+    path = site.state_dir / MEMORY_FILE
+    path.write_text('{"version": 1, "miners": {"m3k": {"starts": "many"}}}')
+    with caplog.at_level(logging.WARNING):
+        await run_until(make_daemon(site, ManualClock(NOON)), mining)  # starts clean
+    lines = [r.getMessage() for r in caplog.records if "controller memory" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "m3k.starts" in lines[0] and "moved to" in lines[0]
+    assert [p.name.startswith(f"{MEMORY_FILE}.corrupt-") for p in site.state_dir.iterdir()].count(
+        True
+    ) == 1
+    assert json.loads(path.read_text())["miners"]["m3k"]["starts"] == 1  # a good file again

@@ -12,7 +12,10 @@ Shape:
   miner, each bounded by ``command_timeout_s``; failures are logged, never fatal), updates the
   energy counters and calls the listeners (the MQTT bridge, the demo's console);
 - on stop (SIGTERM/SIGINT in ``edge-mining run``) every task is cancelled and awaited, the
-  miners are left in ``control.shutdown_action`` and the counters are saved.
+  miners are left in ``control.shutdown_action`` and the counters are saved;
+- the controller's protections (starts today, minimum on/off times, handover rest) are saved
+  with the counters and restored before the first tick, so a restart (an update, a crash and
+  the watchdog) cannot start a miner beyond ``max_starts_per_day`` or inside ``min_off_s``.
 
 Nothing blocks the event loop: the controller tick is pure computation (well under a
 millisecond) and file writes go through ``asyncio.to_thread``.
@@ -52,6 +55,7 @@ from edge_mining.service.commands import (
     parse_mode,
     power_limits,
 )
+from edge_mining.service.memory_file import ControllerMemoryFile
 from edge_mining.service.state import Listener, SiteState
 
 log = logging.getLogger(__name__)
@@ -122,6 +126,7 @@ class Daemon:
         self.command_timeout_s = command_timeout_s
         self.persist_interval_s = persist_interval_s
         self.store = CounterStore(site.state_dir)
+        self.memory_file = ControllerMemoryFile(site.state_dir)
         heating_miners = (
             [name for zone in site.heating.zones for name in zone.miners]
             if site.heating.enabled
@@ -253,6 +258,7 @@ class Daemon:
         failure: BaseException | None = None
         try:
             self.integrator.counters = await asyncio.to_thread(self.store.load)
+            await asyncio.to_thread(self.memory_file.restore, self.controller, self.clock.now())
             await self._poll_all_once()
             self._spawn(self._control_loop(), "control")
             self._spawn(self._energy_loop(), f"poll {self.energy.name}")
@@ -527,6 +533,10 @@ class Daemon:
             await asyncio.to_thread(self.store.save, self.integrator.counters.copy())
         except OSError as error:
             log.warning("could not save counters to %s: %s", self.store.path, error)
+        try:
+            await asyncio.to_thread(self.memory_file.save, self.controller.export_memory())
+        except OSError as error:
+            log.warning("could not save controller memory to %s: %s", self.memory_file.path, error)
 
     # ---------------------------------------------------------------------------- shutdown
 
