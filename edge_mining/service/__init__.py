@@ -4,6 +4,7 @@
 - ``commands``: validation of users' commands (mode, manual miner commands, control changes);
 - ``actuation``: sending the controller's commands to the drivers, the shutdown action;
 - ``daemon``: ``Daemon``, the pollers, the control tick, counters and shutdown;
+- ``memory_file``: the controller's protections on disk, so they survive a restart;
 - ``startup``: ``serve`` (drivers from the site, daemon plus MQTT bridge, signals, closing)
   and ``run_command`` for ``edge-mining run``.
 
