@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
 from edge_mining.model import EnergyReading, MinerState
+from edge_mining.state_files import move_aside, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -154,23 +153,9 @@ class CounterStore:
                 raise ValueError("not a JSON object")
             return EnergyCounters.from_json(data)
         except (ValueError, TypeError) as error:
-            aside = self.path.with_name(
-                f"{self.path.name}.corrupt-{int(datetime.now().timestamp())}"
-            )
-            os.replace(self.path, aside)
+            aside = move_aside(self.path)
             log.warning("counters file %s is unreadable (%s): moved to %s", self.path, error, aside)
             return EnergyCounters()
 
     def save(self, counters: EnergyCounters) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(counters.to_json(), indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self.path, counters.to_json())

@@ -53,6 +53,7 @@ from edge_mining.mqtt.commands import (
 from edge_mining.mqtt.discovery import discovery_messages, encode
 from edge_mining.mqtt.topics import CONTROLLER, OFFLINE, ONLINE, Topics
 from edge_mining.service.state import SiteState
+from edge_mining.state_files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -292,10 +293,7 @@ class MqttBridge:
         payload = json.dumps({"discovery_topics": sorted(current)})
         await self._publish(self.topics.registry, payload, qos=1, retain=True)
         try:
-            self.registry_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.registry_path.with_suffix(".tmp")
-            tmp.write_text(payload + "\n", encoding="utf-8")
-            tmp.replace(self.registry_path)
+            write_json_atomic(self.registry_path, {"discovery_topics": sorted(current)})
         except OSError as error:
             log.warning("cannot write %s: %s", self.registry_path, error)
 

@@ -1,21 +1,18 @@
 """The controller's protections on disk (``controller_memory.json`` in ``state_dir``).
 
-Written like the counters file (temporary file in the same directory, fsync, ``os.replace``),
-so a crash mid-write leaves the previous version. A file that cannot be read or that the
-controller rejects is logged once, moved aside (never deleted), and the daemon starts clean:
-a bad file never blocks startup.
+Written atomically like the counters file (``state_files``), so a crash mid-write leaves the
+previous version. A file that cannot be read or that the controller rejects is logged once,
+moved aside (never deleted), and the daemon starts clean: a bad file never blocks startup.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from datetime import datetime
 from pathlib import Path
 
 from edge_mining.control import Controller
+from edge_mining.state_files import move_aside, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +48,11 @@ class ControllerMemoryFile:
         return True
 
     def save(self, data: dict[str, object]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(data, indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self.path, data)
 
     def _move_aside(self, error: Exception) -> None:
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(datetime.now().timestamp())}")
         try:
-            os.replace(self.path, aside)
+            aside = move_aside(self.path)
         except OSError as move_error:
             log.warning(
                 "controller memory %s is unreadable (%s) and could not be moved aside (%s): "
