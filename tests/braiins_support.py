@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Callable
 
@@ -11,7 +12,10 @@ from edge_mining.config import MinerConfig
 from edge_mining.devices.braiins import BraiinsMiner
 from edge_mining.model import MinerState
 
-# Each test takes a fresh 127.41.N.0/24 so no two tests share an address (or TIME_WAIT).
+# Each test takes a fresh 127.S.N.0/24 so no two tests share an address (or TIME_WAIT). S is
+# drawn once per test process, so two suites running side by side (two checkouts on one
+# machine) do not collide on the emulators' fixed ports either.
+_SECOND_OCTET = random.SystemRandom().randrange(100, 250)
 _ranges = itertools.count(1)
 
 FAST = {"speed": 20.0}  # 10 s warm-up -> 0.5 s, 30 s ramp -> 1.5 s, 20 s settle -> 1 s
@@ -19,7 +23,7 @@ FAST = {"speed": 20.0}  # 10 s warm-up -> 0.5 s, 30 s ramp -> 1.5 s, 20 s settle
 
 def fresh_host(offset: int = 1) -> str:
     """The first host of a new /24 on loopback (``offset`` within it)."""
-    return f"127.41.{next(_ranges)}.{offset}"
+    return f"127.{_SECOND_OCTET}.{next(_ranges)}.{offset}"
 
 
 def miner_config(host: str, *, name: str = "bos", password: str = "root", **extra) -> MinerConfig:
