@@ -109,10 +109,11 @@ async def setup_emulated_miners(
     (edge_mining/sim/braiins_emulator.py).
 
     Every simulated miner with a power target becomes an emulated BraiinsOS machine on its own
-    127.0.77.x address (an S9 running legacy BOSminer below 2 kW, which is on/off only, else
-    an S19j Pro on BOSer); each runs on the demo's clock and draws from the demo's plant. The
-    site's entries switch to ``driver: braiins`` with a per-demo password, so the daemon
-    reaches them through the device factory and pyasic exactly as ``edge-mining run`` would.
+    127.77.N.x address (N drawn per demo, so two demos on one machine do not collide): an S9
+    running legacy BOSminer below 2 kW, which is on/off only, else an S19j Pro on BOSer. Each
+    runs on the demo's clock and draws from the demo's plant. The site's entries switch to
+    ``driver: braiins`` with a per-demo password, so the daemon reaches them through the
+    device factory and pyasic exactly as ``edge-mining run`` would.
     """
     import secrets
 
@@ -124,7 +125,7 @@ async def setup_emulated_miners(
     if not chosen:
         raise DemoOptionUnavailable("--miners emulated: no simulated miner to emulate")
     password = secrets.token_urlsafe(12)
-    hosts = loopback_hosts("127.0.77.1", len(chosen))
+    hosts = loopback_hosts(f"127.77.{secrets.randbelow(250) + 1}.1", len(chosen))
     emulated: list[EmulatedMiner] = []
     replaced: dict[str, Any] = {}
     for config, host in zip(chosen, hosts, strict=True):
