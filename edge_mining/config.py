@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge_mining.model import Mode
+from edge_mining.model import HashrateCurve, Mode
 
 ADDON_OPTIONS_PATH = Path("/data/options.json")
 
@@ -162,6 +162,13 @@ EnergySourceConfig = Annotated[
 # --------------------------------------------------------------------------------- miners
 
 
+class CurvePoint(_Section):
+    """One point of a miner's efficiency curve: its hashrate at a power."""
+
+    power_w: float = Field(gt=0, allow_inf_nan=False)
+    hashrate_ths: float = Field(ge=0, allow_inf_nan=False)
+
+
 class MinerConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
     driver: Literal["simulated", "braiins", "pyasic", "smartplug"] = "simulated"
@@ -177,6 +184,10 @@ class MinerConfig(_Section):
     nominal_power_w: float = Field(gt=0)
     # False: on/off only (no power target), e.g. a miner behind a smart plug.
     power_target: bool = True
+    # Hashrate against power (tuned-down ASICs are more efficient), ascending power. None:
+    # the miner's own profile when its firmware publishes one (BraiinsOS), else the nominal
+    # J/TH at every power. An empty list is the same as none (the add-on's form).
+    efficiency_curve: list[CurvePoint] | None = Field(None, max_length=64)
     # Smart plug (driver: smartplug): a Home Assistant switch or an MQTT command topic.
     switch_entity: str | None = None
     power_entity: str | None = None
@@ -207,11 +218,36 @@ class MinerConfig(_Section):
             raise ValueError(f"host is required for driver {self.driver}")
         if self.driver == "smartplug" and not (self.switch_entity or self.command_topic):
             raise ValueError("a smartplug miner needs switch_entity or command_topic")
+        if self.efficiency_curve:
+            try:
+                self.configured_curve()
+            except ValueError as error:
+                raise ValueError(f"efficiency_curve: {error}") from None
         return self
 
     @property
     def efficiency_j_per_th(self) -> float:
         return self.nominal_power_w / self.nominal_hashrate_ths
+
+    def configured_curve(self) -> HashrateCurve | None:
+        """The efficiency curve given in the configuration, if any."""
+        if not self.efficiency_curve:
+            return None
+        points = tuple((p.power_w, p.hashrate_ths) for p in self.efficiency_curve)
+        return HashrateCurve(points, source="config")
+
+    def nominal_curve(self) -> HashrateCurve:
+        """The nominal J/TH over the miner's power range (on/off miners: one point)."""
+        if not self.power_target:
+            rate = self.nominal_hashrate_ths / self.nominal_power_w
+            return HashrateCurve(((self.nominal_power_w, self.nominal_power_w * rate),))
+        return HashrateCurve.linear(
+            self.min_power_w, self.max_power_w, self.nominal_power_w, self.nominal_hashrate_ths
+        )
+
+    def curve(self) -> HashrateCurve:
+        """The curve the controller starts from: the configured one, else the nominal one."""
+        return self.configured_curve() or self.nominal_curve()
 
 
 # ------------------------------------------------------------------------------- control

@@ -10,6 +10,7 @@ Sign conventions (the same everywhere):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -103,6 +104,127 @@ class MinerState:
         if self.hashrate_ths <= 0:
             return None
         return self.power_w / self.hashrate_ths
+
+
+@dataclass(frozen=True, slots=True)
+class HashrateCurve:
+    """A miner's hashrate (TH/s) as a function of its power (W): piecewise linear.
+
+    ``points`` are ``(power_w, hashrate_ths)`` breakpoints, power strictly ascending and
+    hashrate not decreasing: the miner's operating range runs from the first point (its
+    minimum) to the last (its maximum). A miner with a few discrete power levels is a curve
+    with a point per level; an on/off miner is a curve of one point. Between points the
+    hashrate is linear; below the first point it is the first point's hashrate scaled down
+    through the origin (running at the minimum for part of the time); above the last point
+    it stays at the last point's hashrate (more power buys nothing).
+
+    Tuned-down ASICs are more efficient (J/TH falls with power), so real curves are concave:
+    the marginal hashrate per watt falls as power rises. The planner and the oracle, which
+    are linear programs, use the upper concave hull through the origin (:meth:`hull`).
+    ``source`` says where the curve came from (``nominal``, ``config``, ``braiins profile``,
+    ``catalogue: ...``).
+    """
+
+    points: tuple[tuple[float, float], ...]
+    source: str = "nominal"
+
+    def __post_init__(self) -> None:
+        if not self.points:
+            raise ValueError("a hashrate curve needs at least one point")
+        previous_w, previous_ths = 0.0, 0.0
+        for power, ths in self.points:
+            if not (math.isfinite(power) and math.isfinite(ths)):
+                raise ValueError("hashrate curve points must be finite numbers")
+            if power <= previous_w:
+                raise ValueError("hashrate curve powers must be above 0 and strictly ascending")
+            if ths < previous_ths or ths < 0:
+                raise ValueError("hashrate curve hashrates must be >= 0 and not decreasing")
+            previous_w, previous_ths = power, ths
+        if self.points[-1][1] <= 0:
+            raise ValueError("a hashrate curve needs a hashrate above 0")
+
+    @classmethod
+    def linear(
+        cls, min_power_w: float, max_power_w: float, nominal_power_w: float, nominal_ths: float
+    ) -> HashrateCurve:
+        """Constant J/TH (the nominal efficiency) over ``[min_power_w, max_power_w]``."""
+        rate = nominal_ths / nominal_power_w
+        low = max(min_power_w, 1e-3)
+        if max_power_w <= low:
+            return cls(((max_power_w, max_power_w * rate),))
+        return cls(((low, low * rate), (max_power_w, max_power_w * rate)))
+
+    @property
+    def min_power_w(self) -> float:
+        return self.points[0][0]
+
+    @property
+    def max_power_w(self) -> float:
+        return self.points[-1][0]
+
+    @property
+    def max_hashrate_ths(self) -> float:
+        return self.points[-1][1]
+
+    def hashrate_at(self, power_w: float) -> float:
+        """TH/s at ``power_w`` (see the class doc for outside the points)."""
+        if power_w <= 0:
+            return 0.0
+        first_w, first_ths = self.points[0]
+        if power_w <= first_w:
+            return first_ths * power_w / first_w
+        for (w0, h0), (w1, h1) in zip(self.points, self.points[1:], strict=False):
+            if power_w <= w1:
+                return h0 + (h1 - h0) * (power_w - w0) / (w1 - w0)
+        return self.points[-1][1]
+
+    def ths_per_w_at(self, power_w: float) -> float:
+        """Average hashrate per watt at ``power_w`` (the inverse of J/TH)."""
+        return self.hashrate_at(power_w) / power_w if power_w > 0 else self.start_ths_per_w
+
+    def marginal_ths_per_w(self, power_w: float) -> float:
+        """Hashrate one more watt buys at ``power_w`` (the slope to its right); 0 at the top."""
+        first_w, first_ths = self.points[0]
+        if power_w < first_w:
+            return first_ths / first_w
+        for (w0, h0), (w1, h1) in zip(self.points, self.points[1:], strict=False):
+            if power_w < w1:
+                return (h1 - h0) / (w1 - w0)
+        return 0.0
+
+    @property
+    def start_ths_per_w(self) -> float:
+        """Hashrate per watt at the minimum power: what the first watts of a start buy."""
+        first_w, first_ths = self.points[0]
+        return first_ths / first_w
+
+    def hull(self) -> tuple[tuple[float, float], ...]:
+        """The upper concave hull of the origin and the points, from ``(0, 0)`` on.
+
+        A linear program with power in ``[0, max]`` and hashrate the concave piecewise-linear
+        function through these points never earns less than the real curve allows (running
+        at the minimum for part of a step is on the first segment)."""
+        hull: list[tuple[float, float]] = [(0.0, 0.0)]
+        for point in self.points:
+            while len(hull) >= 2:
+                (x0, y0), (x1, y1) = hull[-2], hull[-1]
+                # Drop the middle point when it lies on or below the chord to the new point.
+                if (y1 - y0) * (point[0] - x0) <= (point[1] - y0) * (x1 - x0):
+                    hull.pop()
+                else:
+                    break
+            hull.append(point)
+        # Past the best hashrate, more power buys nothing: end the hull there.
+        best = max(range(len(hull)), key=lambda i: (hull[i][1], -i))
+        return tuple(hull[: best + 1])
+
+    def segments(self) -> tuple[tuple[float, float], ...]:
+        """The hull as ``(width_w, ths_per_w)`` segments from 0 W, slopes falling."""
+        hull = self.hull()
+        return tuple(
+            (w1 - w0, (h1 - h0) / (w1 - w0))
+            for (w0, h0), (w1, h1) in zip(hull, hull[1:], strict=False)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,23 @@
 """A small catalogue of miners, and the ``MODEL[:COUNT]`` syntax of the backtest's ``--miner``.
 
-Nominal figures are the manufacturers' stock ratings. The power-target range is what
-BraiinsOS-class firmware roughly accepts when tuning down (about 40 % of nominal); it is an
-approximation, so a miner can also be given explicitly as ``<W>W@<TH>TH`` (for example
-``3250W@95TH:2``), which runs on/off only, at its nominal power.
+Nominal figures are the manufacturers' stock ratings (Bitmain's specification sheets). The
+power-target range is what BraiinsOS-class firmware roughly accepts when tuning down (about
+40 % of nominal); it is an approximation, so a miner can also be given explicitly as
+``<W>W@<TH>TH`` (for example ``3250W@95TH:2``), which runs on/off only, at its nominal power.
 
-In the backtest, hashrate is taken proportional to power (constant J/TH). Tuned-down ASICs
-are in fact somewhat more efficient, so partial-power revenue is slightly understated.
+Efficiency curves. A tuned-down ASIC is more efficient: lower frequency lets the tuner lower
+the chips' voltage, and dynamic power goes with the voltage squared. The catalogue models it
+with one parameter per the published figures: J/TH falls linearly with power,
+
+    J/TH(P) = J/TH_nominal * (1 - TUNING_GAIN * (1 - P / P_nominal)),
+
+so hashrate ``P / J/TH(P)`` is concave in power. ``TUNING_GAIN`` = 0.42 is calibrated on a
+published pair for the S19j Pro 96T: 96 TH/s at 2,850 W stock (29.7 J/TH) and 74.5 TH/s at
+1,905 W underclocked (25.6 J/TH), 14 % better at 67 % power ("HashProphet: S19j Pro factory,
+overclocked and underclocked", Bitcoin Magazine, 2024). It is an approximation for every
+model; a miner's own curve (BraiinsOS ``GetMinerEfficiencyProfile``, or ``efficiency_curve``
+in the configuration) replaces it where known. Each catalogue curve has ``CURVE_POINTS``
+points from the minimum to the maximum power.
 """
 
 from __future__ import annotations
@@ -15,7 +26,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edge_mining.config import MinerConfig
+from edge_mining.config import CurvePoint, MinerConfig
+from edge_mining.model import HashrateCurve
+
+TUNING_GAIN = 0.42
+CURVE_POINTS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +47,27 @@ class MinerModel:
     def efficiency_j_per_th(self) -> float:
         return self.nominal_power_w / self.nominal_hashrate_ths
 
+    def curve(self) -> HashrateCurve:
+        """The model's efficiency curve (see the module doc); one point when on/off only."""
+        if not self.power_target or self.max_power_w <= self.min_power_w:
+            return HashrateCurve(
+                ((self.nominal_power_w, self.nominal_hashrate_ths),), source="catalogue"
+            )
+        points = []
+        for k in range(CURVE_POINTS):
+            power = self.min_power_w + (self.max_power_w - self.min_power_w) * k / (
+                CURVE_POINTS - 1
+            )
+            points.append((round(power, 1), round(tuned_hashrate_ths(self, power), 3)))
+        return HashrateCurve(tuple(points), source=f"catalogue: {self.name}")
+
+
+def tuned_hashrate_ths(model: MinerModel, power_w: float) -> float:
+    """Hashrate at ``power_w`` under the catalogue's tuning model (module doc)."""
+    ratio = power_w / model.nominal_power_w
+    j_per_th = model.efficiency_j_per_th * (1.0 - TUNING_GAIN * (1.0 - ratio))
+    return power_w / j_per_th
+
 
 CATALOGUE: dict[str, MinerModel] = {
     model.name: model
@@ -40,6 +76,10 @@ CATALOGUE: dict[str, MinerModel] = {
         MinerModel("S19", 3250.0, 95.0, 1300.0, 3250.0, price_usd=600.0),
         MinerModel("S19j Pro", 3050.0, 100.0, 1220.0, 3050.0, price_usd=800.0),
         MinerModel("S21", 3500.0, 200.0, 1400.0, 3500.0, price_usd=3500.0),
+        MinerModel("S19k Pro", 2760.0, 120.0, 1100.0, 2760.0),
+        MinerModel("S19 XP", 3010.0, 140.0, 1300.0, 3010.0),
+        MinerModel("S21 Pro", 3510.0, 234.0, 1400.0, 3510.0),
+        MinerModel("S21 XP", 3645.0, 270.0, 1500.0, 3645.0),
         # Bitaxe-class open-source single-chip miner: a USB-C powered board, on/off only.
         MinerModel("Bitaxe", 17.0, 1.2, 17.0, 17.0, power_target=False, price_usd=150.0),
     )
@@ -97,6 +137,9 @@ def miner_configs(specs: Iterable[str]) -> list[MinerConfig]:
                     nominal_hashrate_ths=model.nominal_hashrate_ths,
                     nominal_power_w=model.nominal_power_w,
                     power_target=model.power_target,
+                    efficiency_curve=[
+                        CurvePoint(power_w=w, hashrate_ths=ths) for w, ths in model.curve().points
+                    ],
                 )
             )
     return configs

@@ -68,7 +68,8 @@ class Fleet:
         self.index = {name: i for i, name in enumerate(self.names)}
         self.running = [False] * len(self.configs)
         self.target_w = [m.max_power_w for m in self.configs]
-        self.ths_per_w = [m.nominal_hashrate_ths / m.nominal_power_w for m in self.configs]
+        # Hashrate from each miner's efficiency curve (the catalogue's, or its configured one).
+        self.curves = [m.curve() for m in self.configs]
         self._scenario = scenario
         days = max(1, math.ceil(scenario.days))
         self.starts = np.zeros((days, len(self.configs)), dtype=np.int64)
@@ -98,7 +99,7 @@ class Fleet:
         return sum(self.draw(i) for i in range(len(self.configs)))
 
     def hashrate_ths(self) -> float:
-        return sum(self.draw(i) * self.ths_per_w[i] for i in range(len(self.configs)))
+        return sum(self.curves[i].hashrate_at(self.draw(i)) for i in range(len(self.configs)))
 
     def states(self, now: float) -> dict[str, MinerState]:
         states = {}
@@ -109,7 +110,7 @@ class Fleet:
                 name=m.name,
                 timestamp=now,
                 status=MinerStatus.MINING if running else MinerStatus.PAUSED,
-                hashrate_ths=draw * self.ths_per_w[i],
+                hashrate_ths=self.curves[i].hashrate_at(draw),
                 power_w=draw,
                 power_target_w=self.target_w[i] if m.power_target else None,
                 target_min_w=m.min_power_w if m.power_target else None,

@@ -25,8 +25,9 @@ after those with one, most efficient J/TH first):
    (stop commands go out before start commands), so the plan never exceeds the power.
    The same holds for a running power-target miner held below its maximum by the minimum
    power of worse miners: they stop and it takes their power in the same tick.
-3. *Follow*: running power-target miners share what is left, in order, each up to its max,
-   through the rate-limited follower.
+3. *Follow*: running power-target miners share what is left by marginal hashrate per watt
+   (each miner's efficiency curve: the next watt goes where it buys the most hashrate; with
+   equal rates, in fill order), each up to its max, through the rate-limited follower.
 
 A miner in a heating zone that wants heat may also spend its zone's budget after the shared
 pool. A miner failing the economics gate may not use the shared pool at all.
@@ -53,13 +54,14 @@ HANDOVER_REST_S = 3600.0
 
 
 def fill_order(miners: Sequence[MinerConfig]) -> list[MinerConfig]:
-    """Priority ascending; miners without priority last, by efficiency (J/TH) best first."""
+    """Priority ascending; miners without priority last, by efficiency best first: the
+    hashrate per watt at their minimum power (what a start buys), from their curves."""
     return sorted(
         miners,
         key=lambda m: (
             m.priority is None,
             m.priority if m.priority is not None else 0,
-            m.efficiency_j_per_th,
+            -m.curve().start_ths_per_w,
             m.name,
         ),
     )
@@ -170,11 +172,6 @@ def _keep(c: Candidate, pools: Pools, s: Situation) -> None:
     pools.take(c, c.claim_w, pools.keep_w)
 
 
-def _rate_ths_per_w(c: Candidate) -> float:
-    config = c.memory.config
-    return config.nominal_hashrate_ths / config.nominal_power_w
-
-
 def _may_hand_over(v: Candidate, s: Situation) -> bool:
     """A running miner that may give its power to a better one this tick."""
     memory = v.memory
@@ -237,11 +234,11 @@ def _handover_victims(
             continue  # already handed over this tick
         victims.append(v)
         freed += v.claim_w
-        before_ths += _rate_ths_per_w(v) * max(v.state.power_w, v.claim_w)
+        before_ths += v.memory.hashrate_at(max(v.state.power_w, v.claim_w))
         if base + freed < need:
             continue
         power = min(c.high_w, base + freed) if c.memory.config.power_target else c.claim_w
-        gain_ths = _rate_ths_per_w(c) * max(0.0, power - without_w)
+        gain_ths = c.memory.hashrate_at(power) - c.memory.hashrate_at(without_w)
         if gain_ths >= (1.0 + HANDOVER_MIN_GAIN) * before_ths:
             chosen = list(victims)
         if power >= c.high_w:
@@ -335,11 +332,39 @@ def _hand_over(
             pools.used_w -= v.claim_w
 
 
-def _follow(c: Candidate, pools: Pools, s: Situation) -> None:
+def _water_fill(followers: Sequence[Candidate], free_w: float) -> dict[int, float]:
+    """Share ``free_w`` above each follower's minimum by marginal hashrate per watt: curve
+    segments in falling order of slope (ties in fill order), each up to the miner's max."""
+    pieces: list[tuple[float, int, int, float]] = []
+    for order, c in enumerate(followers):
+        curve = c.memory.curve
+        edges = [c.low_w] + [w for w, _ in curve.points if c.low_w < w < c.high_w] + [c.high_w]
+        for a, b in zip(edges, edges[1:], strict=False):
+            if b > a:
+                slope = (curve.hashrate_at(b) - curve.hashrate_at(a)) / (b - a)
+                pieces.append((-slope, order, id(c), b - a))
+    pieces.sort(key=lambda p: (p[0], p[1]))
+    extra: dict[int, float] = {id(c): 0.0 for c in followers}
+    left = max(0.0, free_w)
+    for _, _, key, width in pieces:
+        if left <= 0:
+            break
+        take = min(width, left)
+        extra[key] += take
+        left -= take
+    return extra
+
+
+def _follow(c: Candidate, pools: Pools, s: Situation, share_w: float | None = None) -> None:
+    """Move ``c``'s target towards its share: ``share_w`` above its minimum when the shared
+    pool was split by :func:`_water_fill`, else all it can take of what is free."""
     control = s.control
     memory = c.memory
-    free = pools.free(c, pools.keep_w)
-    extra = min(c.high_w - c.low_w, max(0.0, free))
+    if share_w is None:
+        free = pools.free(c, pools.keep_w)
+        extra = min(c.high_w - c.low_w, max(0.0, free))
+    else:
+        extra = min(c.high_w - c.low_w, max(0.0, share_w))
     desired = c.low_w + extra
     if c.new_start:
         target = min(desired, c.low_w + control.power_step_w)
@@ -387,6 +412,14 @@ def allocate(candidates: Sequence[Candidate], pools: Pools, situation: Situation
             victims = _handover_victims(c, eligible, pools, situation)
             if victims:
                 _hand_over(c, victims, pools, situation, beside=False)
-    for c in candidates:
-        if c.running and c.memory.config.power_target:
+    followers = [c for c in candidates if c.running and c.memory.config.power_target]
+    shared = [c for c in followers if not c.gated and c.zone is None]
+    shared_ids = {id(c) for c in shared}
+    shares: dict[int, float] | None = None
+    for c in followers:
+        if id(c) in shared_ids:
+            if shares is None:  # split the shared pool once, when its first miner's turn comes
+                shares = _water_fill(shared, pools.keep_w - pools.used_w)
+            _follow(c, pools, situation, shares[id(c)])
+        else:
             _follow(c, pools, situation)

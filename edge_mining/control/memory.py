@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from edge_mining.config import MinerConfig
 from edge_mining.control.timers import DailyCounter, HoldTimer
-from edge_mining.model import Action, MinerState
+from edge_mining.model import Action, HashrateCurve, MinerState
 
 
 @dataclass(slots=True)
@@ -55,10 +55,19 @@ class MinerMemory:
     # A miner that handed its power over does not start again before this time.
     rest_until: float | None = None
     reason: str = "waiting for telemetry"
+    # Hashrate against power: the configured curve, else the miner's own profile once it
+    # reports one, else the nominal J/TH.
+    curve: HashrateCurve = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.curve = self.config.curve()
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    def hashrate_at(self, power_w: float) -> float:
+        return self.curve.hashrate_at(power_w)
 
     def observe(self, state: MinerState, now: float) -> None:
         """Reconcile the intent with this tick's telemetry."""

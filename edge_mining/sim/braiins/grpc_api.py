@@ -20,6 +20,12 @@ from grpclib.server import Server, Stream
 from pyasic.web.braiins_os.proto.braiins import bos
 from pyasic.web.braiins_os.proto.braiins.bos import v1
 
+from edge_mining.devices.braiins_profile import (
+    PROFILE_PATH,
+    GetMinerEfficiencyProfileRequest,
+    GetMinerEfficiencyProfileResponse,
+    MinerEfficiencyPoint,
+)
 from edge_mining.sim.braiins.machine import (
     DANGEROUS_TEMP_C,
     HOT_TEMP_C,
@@ -57,7 +63,8 @@ class _Service:
 
 class ApiVersionService(_Service, bos.ApiVersionServiceBase):
     async def get_api_version(self, api_version_request: bos.ApiVersionRequest) -> bos.ApiVersion:
-        return bos.ApiVersion(major=1, minor=3, patch=0)
+        # 1.11: the first public API with GetMinerEfficiencyProfile.
+        return bos.ApiVersion(major=1, minor=11, patch=0)
 
 
 class AuthenticationService(_Service, v1.AuthenticationServiceBase):
@@ -210,6 +217,38 @@ class PerformanceService(_Service, v1.PerformanceServiceBase):
                 power_target=v1.PowerTargetMode(power_target=v1.Power(watt=watts))
             )
         )
+
+    async def _get_miner_efficiency_profile(
+        self,
+        stream: Stream[GetMinerEfficiencyProfileRequest, GetMinerEfficiencyProfileResponse],
+    ) -> None:
+        await stream.recv_message()
+        points = [
+            MinerEfficiencyPoint(
+                quality=p.quality,
+                power_target=v1.Power(watt=p.power_target_w),
+                consumption=v1.Power(watt=p.consumption_w),
+                fan_speed=p.fan_speed_pct,
+                outlet_temp=v1.Temperature(degree_c=p.outlet_temp_c),
+                ambient_temp=v1.Temperature(degree_c=p.ambient_temp_c),
+                hashrate=v1.TeraHashrate(terahash_per_second=p.hashrate_ths),
+                frequency=v1.Frequency(hertz=p.frequency_hz),
+                voltage=v1.Voltage(volt=p.voltage_v),
+            )
+            for p in self.miner.machine.efficiency_profile()
+        ]
+        await stream.send_message(GetMinerEfficiencyProfileResponse(points=points))
+
+    def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        # pyasic's generated service predates API 1.11: add GetMinerEfficiencyProfile.
+        mapping = super().__mapping__()
+        mapping[PROFILE_PATH] = grpclib.const.Handler(
+            self._get_miner_efficiency_profile,
+            grpclib.const.Cardinality.UNARY_UNARY,
+            GetMinerEfficiencyProfileRequest,
+            GetMinerEfficiencyProfileResponse,
+        )
+        return mapping
 
     async def get_tuner_state(
         self, get_tuner_state_request: v1.GetTunerStateRequest

@@ -11,7 +11,9 @@ so a :class:`~edge_mining.clock.ScaledClock` speeds everything up for a demo or 
   with a first-order lag (95 % of the way after ``settle_s``), mining never stops.
   SAVE_AND_FORCE_APPLY restarts bosminer (warm-up and ramp again, ``restarts`` counts it).
   SAVE only stores the value for the next start.
-- Hashrate follows power sub-linearly (lower power, better J/TH), as a tuned BraiinsOS does.
+- Hashrate follows power sub-linearly (lower power, better J/TH), as a tuned BraiinsOS does;
+  :meth:`MinerMachine.efficiency_profile` publishes that curve as the tuner's profile
+  (``GetMinerEfficiencyProfile``), with fans and temperatures from the same draw model.
 """
 
 from __future__ import annotations
@@ -131,6 +133,27 @@ class Faults:
         return faults
 
 
+@dataclass(frozen=True, slots=True)
+class ProfilePoint:
+    """One point of the tuner's efficiency profile (what GetMinerEfficiencyProfile reports)."""
+
+    quality: int
+    power_target_w: int
+    consumption_w: int
+    fan_speed_pct: int
+    outlet_temp_c: float
+    ambient_temp_c: float
+    hashrate_ths: float
+    frequency_hz: float
+    voltage_v: float
+
+
+PROFILE_POINTS = 10
+PROFILE_QUALITY = 3  # tuned profiles each point is interpolated from
+AMBIENT_TEMP_C = 25.0
+NOMINAL_CHIP_MHZ = 525.0
+
+
 class TargetRefused(Exception):
     """The miner refused a power target (out of its constraints, or an injected fault)."""
 
@@ -210,6 +233,30 @@ class MinerMachine:
         """Fully ramped hashrate (TH/s) when the tuner runs at ``level_w``."""
         spec = self.spec
         return spec.nominal_ths * (max(level_w, 0.0) / spec.nominal_w) ** HASH_EXPONENT
+
+    def efficiency_profile(self) -> list[ProfilePoint]:
+        """The tuner's efficiency curve over the power-target range, ascending."""
+        spec = self.spec
+        points = []
+        span = spec.max_target_w - spec.min_target_w
+        for k in range(PROFILE_POINTS):
+            target = round(spec.min_target_w + span * k / (PROFILE_POINTS - 1))
+            share = target / spec.nominal_w
+            ths = self.hashrate_at(target)
+            points.append(
+                ProfilePoint(
+                    quality=PROFILE_QUALITY,
+                    power_target_w=target,
+                    consumption_w=target,
+                    fan_speed_pct=min(100, round(30 + 50 * share)),
+                    outlet_temp_c=round(AMBIENT_TEMP_C + 30.0 * share, 1),
+                    ambient_temp_c=AMBIENT_TEMP_C,
+                    hashrate_ths=round(ths, 3),
+                    frequency_hz=NOMINAL_CHIP_MHZ * 1e6 * ths / spec.nominal_ths,
+                    voltage_v=round(12.0 + 2.4 * share, 2),
+                )
+            )
+        return points
 
     def advance(self) -> float:
         """Move the dynamics to the clock's now; returns now."""
