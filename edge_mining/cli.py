@@ -24,14 +24,47 @@ EXIT_CONFIG = 2
 
 Handler = Callable[[argparse.Namespace], int]
 
+# Optional dependencies: the top-level module and the extra that installs it.
+OPTIONAL_MODULES = {
+    "numpy": "analysis",
+    "scipy": "analysis",
+    "pandas": "analysis",
+    "pvlib": "analysis",
+    "demandlib": "analysis",
+}
+
+
+class MissingDependency(Exception):
+    """An optional dependency is not installed; the message says what to install."""
+
+
+def missing_dependency_message(command: str, error: ModuleNotFoundError) -> str | None:
+    """One line naming the missing optional module and how to install it, or None when the
+    module is not an optional dependency (a real bug: let the traceback show)."""
+    module = (error.name or "").partition(".")[0]
+    extra = OPTIONAL_MODULES.get(module)
+    if extra is None:
+        return None
+    return (
+        f"edge-mining {command}: needs {module}, from the '{extra}' extra: "
+        f"pip install 'edge-mining[{extra}]' (in a checkout: .venv/bin/pip install -e '.[{extra}]')"
+    )
+
 
 def _handler(target: str) -> Callable[[argparse.Namespace], int]:
-    """A handler that imports ``module:function`` only when it is called."""
+    """A handler that imports ``module:function`` only when it is called. A missing optional
+    dependency (at import or later) becomes one line saying what to install."""
 
     def call(args: argparse.Namespace) -> int:
         module_name, _, function_name = target.partition(":")
-        function: Handler = getattr(importlib.import_module(module_name), function_name)
-        return function(args)
+        try:
+            function: Handler = getattr(importlib.import_module(module_name), function_name)
+            return function(args)
+        except ModuleNotFoundError as error:
+            message = missing_dependency_message(args.command, error)
+            if message is None:
+                raise
+            raise MissingDependency(message) from None
 
     return call
 
@@ -43,8 +76,32 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, unless the default is empty (None/False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or not action.option_strings
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _parser(sub: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=text, description=text, formatter_class=HelpFormatter
+    )
+    return parser
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="run the daemon")
+    run = _parser(sub, "run", "run the daemon")
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, help="site configuration (YAML)")
     source.add_argument(
@@ -53,90 +110,145 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--options", type=Path, default=None, help=argparse.SUPPRESS)
     run.set_defaults(handler=_handler("edge_mining.service:run_command"))
 
-    check = sub.add_parser("check-config", help="validate a configuration file and exit")
-    check.add_argument("file", type=Path)
+    check = _parser(sub, "check-config", "validate a configuration file and exit")
+    check.add_argument("file", type=Path, help="the site configuration (YAML) to check")
     check.set_defaults(handler=_handler("edge_mining.cli:check_config_command"))
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="run a simulated site with a live console view")
-    demo.add_argument("--speed", type=_positive_float, default=300.0, help="time acceleration")
+    demo = _parser(sub, "demo", "run a simulated site with a live console view")
     demo.add_argument(
-        "--duration", type=_positive_float, default=None, help="wall-clock seconds, then exit 0"
+        "--speed", type=_positive_float, default=300.0, help="simulated seconds per wall second"
     )
-    demo.add_argument("--config", type=Path, default=None, help="site configuration (YAML)")
     demo.add_argument(
-        "--start-hour", type=float, default=7.0, help="simulated time of day to start at"
+        "--duration", type=_positive_float, default=None,
+        help="stop after this many wall-clock seconds and exit 0 (default: until Ctrl-C)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--config", type=Path, default=None, metavar="FILE",
+        help="simulate the shape of this site (its miners, plant sizes and control settings; "
+        "never its real devices or network)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--state-dir", type=Path, default=None, metavar="DIR",
+        help="keep the demo's counters here (default: a temporary folder, removed at the end)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--start-hour", type=float, default=7.0, help="simulated time of day to start at (UTC)"
     )
     demo.add_argument(
         "--inverter",
         choices=["sim", "emulated"],
         default="sim",
-        help="emulated: a PI30 inverter emulator on a pseudo-terminal",
+        help="sim: read the plant directly; emulated: through a PI30 inverter emulator on a "
+        "pseudo-terminal and the Voltronic driver",
     )
     demo.add_argument(
-        "--solaredge", action="store_true", help="use an emulated SolarEdge over Modbus TCP"
-    )
+        "--solaredge", action="store_true",
+        help="read the plant through an emulated SolarEdge (Modbus TCP on loopback)",
+    )  # fmt: skip
     demo.add_argument(
         "--miners",
         choices=["sim", "emulated"],
         default="sim",
-        help="emulated: BraiinsOS emulators on loopback, driven through pyasic",
+        help="sim: simulated miners; emulated: BraiinsOS emulators on loopback, driven "
+        "through pyasic",
     )
-    demo.add_argument("--mqtt", default=None, help="HOST:PORT of a broker, or 'embedded'")
-    demo.add_argument("--mqtt-username", default=None)
-    demo.add_argument("--mqtt-password", default=None)
+    demo.add_argument(
+        "--mqtt", default=None, metavar="HOST:PORT|embedded",
+        help="publish to this MQTT broker with Home Assistant discovery, or start a private "
+        "Mosquitto on loopback with 'embedded' (default: no MQTT)",
+    )  # fmt: skip
+    demo.add_argument("--mqtt-username", default=None, help="user name for --mqtt")
+    demo.add_argument("--mqtt-password", default=None, help="password for --mqtt (never shown)")
+    demo.add_argument(
+        "--plain", action="store_true",
+        help="print plain status lines even on a terminal (default: a live view on a terminal, "
+        "plain lines otherwise)",
+    )  # fmt: skip
     demo.set_defaults(handler=_handler("edge_mining.demo:main"))
 
 
 def _add_emulate(sub: argparse._SubParsersAction) -> None:
-    emulate = sub.add_parser("emulate", help="serve an emulated device until SIGTERM")
+    emulate = _parser(sub, "emulate", "serve an emulated device until SIGTERM or Ctrl-C")
     kinds = emulate.add_subparsers(dest="device", required=True)
 
-    inverter = kinds.add_parser("inverter", help="Voltronic/Axpert PI30 on a pseudo-terminal")
-    inverter.add_argument("--speed", type=_positive_float, default=1.0)
-    inverter.add_argument("--faults", default="", help="e.g. crc=0.05,nak=0.05,garbage=0.05")
+    inverter = _parser(
+        kinds, "inverter", "Voltronic/Axpert PI30 on a pseudo-terminal (prints PTY <path>)"
+    )
+    inverter.add_argument(
+        "--speed", type=_positive_float, default=1.0, help="simulated seconds per wall second"
+    )
+    inverter.add_argument(
+        "--faults", default="",
+        help="fault rates per reply, e.g. crc=0.05,nak=0.05 (kinds: crc, nak, truncated, "
+        "garbage, slow, vanish)",
+    )  # fmt: skip
     inverter.add_argument("--pacing", action="store_true", help="pace bytes at 2400 baud")
     inverter.set_defaults(handler=_handler("edge_mining.sim.pi30_emulator:main"))
 
-    miner = kinds.add_parser("miner", help="BraiinsOS miner(s) on loopback")
-    miner.add_argument("--host", default="127.0.1.1")
-    miner.add_argument("--count", type=int, default=1)
-    miner.add_argument("--model", default="S19j Pro")
-    miner.add_argument("--password", default="root")
-    miner.add_argument("--speed", type=_positive_float, default=1.0)
-    miner.add_argument("--faults", default="")
+    miner = _parser(kinds, "miner", "BraiinsOS miner(s) on loopback (prints MINER <host> each)")
+    miner.add_argument(
+        "--host", default="127.0.1.1", help="address of the first miner (a loopback address)"
+    )
+    miner.add_argument(
+        "--count", type=int, default=1, help="miners on consecutive addresses from --host"
+    )
+    miner.add_argument(
+        "--model", default="S19j Pro", help="a model of `edge-mining catalogue` (S9: BOSminer)"
+    )
+    miner.add_argument("--password", default="root", help="the miners' web/API password")
+    miner.add_argument(
+        "--speed", type=_positive_float, default=1.0, help="simulated seconds per wall second"
+    )
+    miner.add_argument("--faults", default="", help="e.g. unreachable,slow=2.5,auth,refuse_target")
     miner.set_defaults(handler=_handler("edge_mining.sim.braiins_emulator:main"))
 
-    solaredge = kinds.add_parser("solaredge", help="SolarEdge SunSpec over Modbus TCP")
-    solaredge.add_argument("--host", default="127.0.0.1")
-    solaredge.add_argument("--port", type=int, default=1502)
-    solaredge.add_argument("--speed", type=_positive_float, default=1.0)
-    solaredge.add_argument("--faults", default="")
+    solaredge = _parser(
+        kinds, "solaredge", "SolarEdge SunSpec over Modbus TCP (prints MODBUS <host>:<port>)"
+    )
+    solaredge.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    solaredge.add_argument("--port", type=int, default=1502, help="TCP port (0: any free one)")
+    solaredge.add_argument(
+        "--speed", type=_positive_float, default=1.0, help="simulated seconds per wall second"
+    )
+    solaredge.add_argument(
+        "--faults", default="", help="fault probabilities, e.g. exception=0.05,silent=0.05"
+    )
     solaredge.set_defaults(handler=_handler("edge_mining.sim.solaredge_emulator:main"))
 
 
 def _add_probe(sub: argparse._SubParsersAction) -> None:
-    probe = sub.add_parser("probe", help="read a real device once and print what we see")
+    probe = _parser(sub, "probe", "read a real device once and print what we see")
     kinds = probe.add_subparsers(dest="device", required=True)
 
-    inverter = kinds.add_parser("inverter")
-    inverter.add_argument("--device", required=True)
-    inverter.add_argument("--transport", choices=["serial", "hidraw"], default=None)
-    inverter.add_argument("--json", action="store_true")
+    inverter = _parser(kinds, "inverter", "a Voltronic/Axpert PI30 inverter on a serial port")
+    inverter.add_argument(
+        "--device", required=True, help="serial port, e.g. /dev/ttyUSB0 or /dev/hidraw0"
+    )
+    inverter.add_argument(
+        "--transport", choices=["serial", "hidraw"], default=None,
+        help="default: hidraw for /dev/hidraw*, serial otherwise",
+    )  # fmt: skip
+    inverter.add_argument("--json", action="store_true", help="print JSON instead of text")
     inverter.set_defaults(handler=_handler("edge_mining.devices.voltronic_probe:main"))
 
-    miner = kinds.add_parser("miner")
-    miner.add_argument("host")
-    miner.add_argument("--username", default="root")
-    miner.add_argument("--password", default=None, help="default: env EDGE_MINING_MINER_PASSWORD")
-    miner.add_argument("--json", action="store_true")
+    miner = _parser(kinds, "miner", "a BraiinsOS (or other pyasic-supported) miner")
+    miner.add_argument("host", help="the miner's address")
+    miner.add_argument("--username", default="root", help="BraiinsOS user")
+    miner.add_argument(
+        "--password", default=None,
+        help="BraiinsOS password (default: the environment variable EDGE_MINING_MINER_PASSWORD)",
+    )  # fmt: skip
+    miner.add_argument("--json", action="store_true", help="print JSON instead of text")
     miner.set_defaults(handler=_handler("edge_mining.devices.braiins_probe:main"))
 
-    solaredge = kinds.add_parser("solaredge")
-    solaredge.add_argument("address", metavar="HOST[:PORT]")
-    solaredge.add_argument("--unit", type=int, default=1)
-    solaredge.add_argument("--json", action="store_true")
+    solaredge = _parser(kinds, "solaredge", "a SolarEdge inverter over Modbus TCP")
+    solaredge.add_argument(
+        "address", metavar="HOST[:PORT]", help="the inverter's address (port default 1502)"
+    )
+    solaredge.add_argument("--unit", type=int, default=1, help="Modbus unit id")
+    solaredge.add_argument("--json", action="store_true", help="print JSON instead of text")
     solaredge.set_defaults(handler=_handler("edge_mining.devices.solaredge_probe:main"))
 
 
@@ -146,83 +258,196 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     Kept here rather than imported from analysis/economics.py so ``--help`` stays fast; a test
     checks they equal ``economics.Network``'s defaults.
     """
-    parser.add_argument("--btc-price", type=_positive_float, default=100_000.0)
-    parser.add_argument("--difficulty", type=_positive_float, default=1.2e14)
-    parser.add_argument("--subsidy", type=float, default=3.125, help="BTC per block")
-    parser.add_argument("--fees-per-block", type=float, default=0.025, help="BTC")
+    parser.add_argument(
+        "--btc-price", type=_positive_float, default=100_000.0, help="in --currency per BTC"
+    )
+    parser.add_argument(
+        "--difficulty", type=_positive_float, default=1.2e14, help="network difficulty"
+    )
+    parser.add_argument(
+        "--subsidy", type=float, default=3.125, help="block subsidy at the start, BTC per block"
+    )
+    parser.add_argument(
+        "--fees-per-block", type=float, default=0.025, help="transaction fees, BTC per block"
+    )
     parser.add_argument("--pool-fee", type=float, default=2.0, help="%%")
+    parser.add_argument(
+        "--currency", default="USD", help="currency of every price and amount (a label)"
+    )
 
 
 def _add_analysis(sub: argparse._SubParsersAction) -> None:
-    backtest = sub.add_parser("backtest", help="replay a period through the controller")
-    backtest.add_argument("--weather", type=Path, default=None, help="TMY3, TMY2 or EPW file")
-    backtest.add_argument("--pv-csv", type=Path, default=None, help="measured PV power CSV")
-    backtest.add_argument("--pv-kwp", type=_positive_float, default=5.0)
-    backtest.add_argument("--tilt", type=float, default=30.0)
-    backtest.add_argument("--azimuth", type=float, default=180.0)
+    backtest = _parser(sub, "backtest", "replay a period of weather through the controller")
+    backtest.add_argument(
+        "--weather", type=Path, default=None, metavar="FILE",
+        help="TMY3, TMY2 or EPW file, or 'sample': a typical year in Greensboro, NC (36 N), "
+        "shipped with pvlib",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--pv-csv", type=Path, default=None, metavar="FILE",
+        help="measured PV power CSV instead of --weather",
+    )  # fmt: skip
+    backtest.add_argument("--pv-kwp", type=_positive_float, default=5.0, help="PV peak power, kWp")
+    backtest.add_argument("--tilt", type=float, default=30.0, help="panel tilt, degrees")
+    backtest.add_argument(
+        "--azimuth", type=float, default=180.0, help="panel azimuth, degrees (180 = south)"
+    )
     backtest.add_argument("--losses", type=float, default=14.0, help="system losses, %%")
-    backtest.add_argument("--battery-kwh", type=float, default=10.0)
-    backtest.add_argument("--load-kwh-per-year", type=float, default=4000.0)
-    backtest.add_argument("--load-csv", type=Path, default=None)
-    backtest.add_argument("--miner", action="append", default=None, help="MODEL[:COUNT]")
-    backtest.add_argument("--policies", default="edge,seed,threshold,export,oracle")
-    backtest.add_argument("--step-min", type=int, default=5)
-    backtest.add_argument("--json", action="store_true")
-    backtest.add_argument("--report", type=Path, default=None, help="write a report to DIR")
-    backtest.add_argument("--battery-kw", type=float, default=5.0, help="max charge/discharge")
-    backtest.add_argument("--initial-soc", type=float, default=50.0)
-    backtest.add_argument("--inverter-kw", type=_positive_float, default=8.0)
-    backtest.add_argument("--export-limit-w", type=float, default=None)
-    backtest.add_argument("--off-grid", action="store_true")
-    backtest.add_argument("--export-price", type=float, default=0.04, help="per kWh")
-    backtest.add_argument("--import-price", type=float, default=0.15, help="per kWh")
-    backtest.add_argument("--currency", default="USD")
+    backtest.add_argument("--battery-kwh", type=float, default=10.0, help="battery capacity, kWh")
+    backtest.add_argument(
+        "--load-kwh-per-year", type=float, default=4000.0, help="household consumption, kWh/year"
+    )
+    backtest.add_argument(
+        "--load-csv", type=Path, default=None, metavar="FILE",
+        help="measured household load CSV (default: a standard profile)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--miner", action="append", default=None, metavar="MODEL[:COUNT]",
+        help="a model of `edge-mining catalogue` or <W>W@<TH>TH, repeatable "
+        "(default: S19j Pro)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--policies", default="edge,seed,threshold,export,oracle",
+        help="comma-separated: edge (this controller), seed, threshold, export, oracle",
+    )  # fmt: skip
+    backtest.add_argument("--step-min", type=int, default=5, help="simulation step, minutes")
+    backtest.add_argument(
+        "--json", action="store_true", help="print the KPIs as JSON (one object per policy)"
+    )
+    backtest.add_argument(
+        "--report", type=Path, default=None, metavar="DIR", help="write an HTML report to DIR"
+    )
+    backtest.add_argument(
+        "--battery-kw", type=float, default=5.0, help="battery max charge/discharge power, kW"
+    )
+    backtest.add_argument(
+        "--initial-soc", type=float, default=50.0, help="battery SoC at the start, %%"
+    )
+    backtest.add_argument(
+        "--inverter-kw", type=_positive_float, default=8.0, help="inverter limit, kW"
+    )
+    backtest.add_argument(
+        "--export-limit-w", type=float, default=None, help="grid export limit, W (default: none)"
+    )
+    backtest.add_argument("--off-grid", action="store_true", help="no grid connection")
+    backtest.add_argument(
+        "--export-price", type=float, default=0.04, help="paid for exported energy, per kWh"
+    )
+    backtest.add_argument(
+        "--import-price", type=float, default=0.15, help="cost of imported energy, per kWh"
+    )
     _add_network_arguments(backtest)
-    backtest.add_argument("--reserve-soc", type=float, default=30.0, help="%%, never mined below")
-    backtest.add_argument("--forecast-noise", type=float, default=0.0, help="log-normal sigma")
-    backtest.add_argument("--seed", type=int, default=1)
+    backtest.add_argument(
+        "--reserve-soc", type=float, default=30.0, help="battery %% never mined below"
+    )
+    backtest.add_argument(
+        "--forecast-noise", type=float, default=0.0,
+        help="log-normal sigma of the next-day forecast error (0: perfect forecast)",
+    )  # fmt: skip
+    backtest.add_argument("--seed", type=int, default=1, help="random seed")
     backtest.add_argument("--start-day", type=int, default=0, help="first day (0 = 1 Jan)")
-    backtest.add_argument("--days", type=int, default=None, help="limit the period")
+    backtest.add_argument(
+        "--days", type=int, default=None, help="number of days (default: to the end of the year)"
+    )
     backtest.add_argument(
         "--control", action="append", default=None, metavar="KEY=VALUE",
-        help="override a control setting of the edge policy",
+        help="override a control setting of the edge policy, repeatable",
     )  # fmt: skip
     backtest.set_defaults(handler=_handler("edge_mining.analysis.backtest_cli:main"))
 
-    profitability = sub.add_parser("profitability", help="month-by-month mining projection")
+    profitability = _parser(
+        sub, "profitability", "month-by-month mining projection and break-even table"
+    )
     profitability.set_defaults(handler=_handler("edge_mining.analysis.profitability_cli:main"))
-    profitability.add_argument("--json", action="store_true")
-    profitability.add_argument("--miner", default=None, help="MODEL[:COUNT] from the catalogue")
-    profitability.add_argument("--hashrate-ths", type=_positive_float, default=None)
-    profitability.add_argument("--power-w", type=_positive_float, default=None)
-    profitability.add_argument("--uptime", type=float, default=100.0, help="%%")
+    profitability.add_argument("--json", action="store_true", help="print JSON instead of text")
+    profitability.add_argument(
+        "--miner", default=None, metavar="MODEL[:COUNT]",
+        help="a model of `edge-mining catalogue` (default: S19j Pro, unless --hashrate-ths "
+        "and --power-w are given)",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--hashrate-ths", type=_positive_float, default=None, help="hashrate, TH/s"
+    )
+    profitability.add_argument(
+        "--power-w", type=_positive_float, default=None, help="power draw at that hashrate, W"
+    )
+    profitability.add_argument(
+        "--uptime", type=float, default=None,
+        help="%% of the time mining at full power (default: 15, typical of solar-surplus "
+        "mining, 12-20 %%; 100 for a grid-powered miner)",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--uptime-from", type=Path, default=None, metavar="BACKTEST.json",
+        help="take the uptime from a `backtest --json` output (the edge policy's effective "
+        "uptime)",
+    )  # fmt: skip
     _add_network_arguments(profitability)
-    profitability.add_argument("--difficulty-increment", type=float, default=2.0, help="%%/month")
-    profitability.add_argument("--price-increment", type=float, default=0.0, help="%%/month")
-    profitability.add_argument("--halving-month", type=int, default=None)
-    profitability.add_argument("--electricity-price", type=float, default=0.035, help="per kWh")
-    profitability.add_argument("--capex", type=float, default=None, help="default: catalogue")
-    profitability.add_argument("--opex", type=float, default=0.0, help="per month")
-    profitability.add_argument("--residual", type=float, default=10.0, help="%% of CAPEX at end")
-    profitability.add_argument("--hodl", type=float, default=0.0, help="%% of coins kept")
-    profitability.add_argument("--months", type=int, default=48)
+    profitability.add_argument(
+        "--difficulty-increment", type=float, default=2.0, help="difficulty growth, %%/month"
+    )
+    profitability.add_argument(
+        "--price-increment", type=float, default=0.0, help="BTC price growth, %%/month"
+    )
+    profitability.add_argument(
+        "--start-date", default=None, metavar="YYYY-MM-DD",
+        help="first day of month 1, for the halving schedule (default: today)",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--block-height", type=int, default=None,
+        help="block height at the start date (default: estimated from the 10-minute schedule)",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--halving-month", type=int, default=None,
+        help="first month with the halved subsidy; 0: no halving (default: computed from the "
+        "start date and the block height schedule)",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--electricity-price", type=float, default=0.035,
+        help="cost of the energy mined, per kWh (for surplus: the export price it replaces)",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--capex", type=float, default=None,
+        help="hardware cost (default: the catalogue's indicative price)",
+    )  # fmt: skip
+    profitability.add_argument("--opex", type=float, default=0.0, help="other costs per month")
+    profitability.add_argument(
+        "--residual", type=float, default=10.0, help="hardware value at the end, %% of CAPEX"
+    )
+    profitability.add_argument(
+        "--hodl", type=float, default=0.0, help="%% of the mined coins kept instead of sold"
+    )
+    profitability.add_argument("--months", type=int, default=48, help="horizon, months")
     profitability.add_argument(
         "--keep-mining-at-loss", action="store_true",
         help="mine even in months whose revenue is below the electricity cost",
     )  # fmt: skip
     profitability.add_argument(
-        "--table-prices", default="0,0.02,0.035,0.05,0.07", help="electricity prices, per kWh"
+        "--table-prices", default="0,0.02,0.035,0.05,0.07",
+        help="break-even table rows: electricity prices per kWh",
+    )  # fmt: skip
+    profitability.add_argument(
+        "--table-uptimes", default="10,15,20,35,50,80,100",
+        help="break-even table columns: uptimes, %%",
+    )  # fmt: skip
+
+    catalogue = _parser(
+        sub, "catalogue", "list the miner models that --miner accepts (backtest, profitability)"
     )
-    profitability.add_argument("--table-uptimes", default="20,35,50,60,80,90,100", help="%%")
+    catalogue.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    catalogue.set_defaults(handler=_handler("edge_mining.analysis.catalogue:main"))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edge-mining",
         description="Surplus solar energy into bitcoin mining revenue and useful heat.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"edge-mining {__version__}")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default=None,
+        help="default: info (the demo: warning; a site file's log_level wins for run)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_demo(sub)
@@ -267,6 +492,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level)
     try:
         return args.handler(args)
+    except MissingDependency as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_OK
 

@@ -444,6 +444,8 @@ class HomeAssistantConfig(_Section):
 
 class SiteConfig(_Section):
     name: str = Field("Edge Mining", min_length=1)
+    # The loaders (YAML, options.json) require it: a site file that names real miners but no
+    # source must not run on a simulated one. The default serves tests building sites in code.
     energy_source: EnergySourceConfig = SimulatedSourceConfig()
     miners: list[MinerConfig] = Field(min_length=1)
     control: ControlConfig = ControlConfig()
@@ -548,15 +550,29 @@ def describe_validation_error(error: ValidationError, data: Mapping[str, Any]) -
     return lines
 
 
+MISSING_ENERGY_SOURCE = (
+    "energy_source: required: where the readings come from (type voltronic, solaredge, "
+    "homeassistant or mqtt; simulated only to try without hardware)"
+)
+
+
 def parse_config(raw: Any, environ: Mapping[str, str] | None = None) -> SiteConfig:
     """Validate a raw mapping (from YAML or options.json) into a SiteConfig."""
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): the configuration must be a mapping of settings"])
     data = apply_env_secrets(raw, os.environ if environ is None else environ)
     try:
-        return SiteConfig.model_validate(data)
+        site = SiteConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error, data)) from None
+        problems = describe_validation_error(error, data)
+    else:
+        problems = []
+    if data.get("energy_source") is None:
+        # Never a silent simulated source for a file that names real miners.
+        problems.insert(0, MISSING_ENERGY_SOURCE)
+    if problems:
+        raise ConfigError(problems)
+    return site
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> SiteConfig:

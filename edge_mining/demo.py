@@ -3,7 +3,9 @@
 The demo runs the real daemon and the real controller against the plant simulator and
 simulated miners (``sim/``), on a :class:`~edge_mining.clock.ScaledClock`. Simulated time starts
 on the 21st of June of the current year at ``--start-hour`` (UTC, which is also the plant's
-solar time). ``--config FILE`` runs a site file instead of the built-in demo site.
+solar time). ``--config FILE`` simulates the shape of a site file instead of the built-in demo
+site (``demo_shape.py``: its miners and plant sizes, never its real devices or the network).
+The state (counters) lives in a temporary folder unless ``--state-dir`` is given.
 
 Options that bring in emulators or a broker (``--inverter emulated``, ``--miners emulated``,
 ``--solaredge``, ``--mqtt``) go through the ``setup_*`` hooks below: each receives the site and
@@ -325,8 +327,16 @@ def main(args: argparse.Namespace) -> int:
         # The console view already shows every command; keep the log for warnings.
         logging.getLogger().setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="edge-mining-demo-") as scratch:
+        state_dir = args.state_dir if args.state_dir is not None else Path(scratch)
         try:
-            site = load_config(args.config) if args.config else demo_site(Path(scratch))
+            if args.config is None:
+                site = demo_site(state_dir)
+            else:
+                from edge_mining.demo_shape import simulated_shape
+
+                shape = simulated_shape(load_config(args.config), state_dir)
+                site = shape.site
+                print(f"demo of {args.config}: " + "; ".join(shape.notes), flush=True)
         except ConfigError as error:
             from edge_mining.cli import print_config_problems
 

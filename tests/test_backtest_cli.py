@@ -72,7 +72,8 @@ def test_profitability_prints_break_even_and_table(capsys):
     args += ["--months", "12", "--difficulty-increment", "0", "--table-uptimes", "50,100"]
     # The seed analysis's network, as in the hand-worked case of test_economics.
     args += ["--btc-price", "40000", "--difficulty", "25.05e12", "--subsidy", "6.25"]
-    args += ["--fees-per-block", "0", "--pool-fee", "0"]
+    args += ["--fees-per-block", "0", "--pool-fee", "0", "--uptime", "100"]
+    args += ["--start-date", "2026-01-01"]  # the next halving is beyond 12 months
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["break_even_month"] == 4  # the hand-worked case of test_economics
@@ -82,7 +83,57 @@ def test_profitability_prints_break_even_and_table(capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "break-even month: 4" in out and "months to break even" in out
+    # Every amount says its currency; the break-even table says what its axes are.
+    assert "CAPEX 2,000 USD" in out and "USD/TH/day" in out
+    assert "rows: electricity price (USD/kWh); columns: uptime" in out
+    assert "no halving within 12 months" in out
     assert main(["profitability", "--uptime", "150"]) == 2
+    assert main([*args, "--currency", "EUR"]) == 0
+    assert "CAPEX 2,000 EUR" in capsys.readouterr().out
+
+
+def test_profitability_finds_the_next_halving_from_the_start_date(capsys):
+    args = ["profitability", "--json", "--months", "48"]
+    # Block 1,050,000 is due about four years after block 840,000 (20 April 2024).
+    assert main([*args, "--start-date", "2026-01-01"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["inputs"]["halving_months"] == [28]  # April 2028
+    rows = data["months"]
+    assert rows[26]["subsidy_btc"] == 3.125 and rows[27]["subsidy_btc"] == 1.5625
+    # A given block height moves it; --halving-month overrides it; 0 means none.
+    assert main([*args, "--start-date", "2026-01-01", "--block-height", "1040000"]) == 0
+    assert json.loads(capsys.readouterr().out)["inputs"]["halving_months"] == [3]
+    assert main([*args, "--halving-month", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["inputs"]["halving_months"] == [5]
+    assert main([*args, "--halving-month", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["inputs"]["halving_months"] == []
+    assert main([*args, "--start-date", "2026-13-01"]) == 2
+    assert "--start-date" in capsys.readouterr().err
+
+
+def test_profitability_uptime_defaults_to_solar_surplus_or_comes_from_a_backtest(capsys, tmp_path):
+    assert main(["profitability", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["inputs"]["uptime"] == 0.15
+    assert main(["profitability"]) == 0
+    assert "uptime 15 % of the time at full power (default" in capsys.readouterr().out
+    backtest = tmp_path / "backtest.json"
+    args = ["backtest", "--weather", WEATHER, "--start-day", "160", "--days", "3"]
+    assert main([*args, "--policies", "export,edge", "--json"]) == 0
+    backtest.write_text(capsys.readouterr().out)
+    edge = next(k for k in json.loads(backtest.read_text()) if k["policy"] == "edge")
+    assert main(["profitability", "--json", "--uptime-from", str(backtest)]) == 0
+    uptime = json.loads(capsys.readouterr().out)["inputs"]["uptime"]
+    assert uptime == pytest.approx(edge["effective_uptime_pct"] / 100) and uptime > 0
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["profitability", "--uptime-from", str(tmp_path / "bad.json")]) == 2
+    assert "not the output of `edge-mining backtest --json`" in capsys.readouterr().err
+    assert main(["profitability", "--uptime", "20", "--uptime-from", str(backtest)]) == 2
+
+
+def test_backtest_sample_weather_is_pvlibs_year(capsys):
+    args = ["backtest", "--weather", "sample", "--start-day", "160", "--days", "2"]
+    assert main([*args, "--policies", "export,edge"]) == 0
+    assert "GREENSBORO" in capsys.readouterr().out
 
 
 def test_analysis_commands_share_the_network_defaults_of_the_economics_model():

@@ -201,3 +201,108 @@ def test_demo_console_writes_to_the_stdout_in_use_when_it_is_made(capsys):
     )
     Console().on_state(state)  # made after capsys replaced sys.stdout
     assert "09:00:00 | energy data STALE" in capsys.readouterr().out
+
+
+def _subparsers(parser: Any) -> Any:
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action.choices.items()
+
+
+def _all_parsers() -> list[tuple[str, Any]]:
+    from edge_mining.cli import build_parser
+
+    found, queue = [], [("edge-mining", build_parser())]
+    while queue:
+        name, parser = queue.pop()
+        found.append((name, parser))
+        queue.extend((f"{name} {sub}", p) for sub, p in _subparsers(parser))
+    return found
+
+
+def test_every_option_has_help_and_shows_its_default():
+    import argparse
+
+    for name, parser in _all_parsers():
+        text = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) or action.help == argparse.SUPPRESS:
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help"
+            shown = action.default not in (None, False, argparse.SUPPRESS)
+            if shown and action.option_strings and action.dest != "help":
+                assert f"(default: {action.default})" in " ".join(text.split()), (
+                    f"{name} {action.option_strings}: default {action.default!r} not shown"
+                )
+
+
+def test_catalogue_lists_the_models_that_miner_accepts(capsys):
+    from edge_mining.analysis.catalogue import CATALOGUE, find_model
+
+    assert main(["catalogue"]) == 0
+    out = capsys.readouterr().out
+    for model in CATALOGUE.values():
+        assert re.search(rf"^{re.escape(model.name)}\s+{model.nominal_power_w:.0f} W", out, re.M)
+    assert main(["catalogue", "--json"]) == 0
+    import json
+
+    listed = json.loads(capsys.readouterr().out)
+    assert [find_model(m["name"]).name for m in listed] == list(CATALOGUE)
+
+
+def test_a_missing_optional_dependency_is_one_line_saying_what_to_install():
+    # sys.modules[name] = None is how Python marks a module as not importable.
+    code = (
+        "import sys; sys.modules['numpy'] = None; from edge_mining.cli import main; "
+        "sys.exit(main(['backtest', '--weather', 'sample', '--days', '1']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "edge-mining backtest: needs numpy, from the 'analysis' extra: pip install "
+        "'edge-mining[analysis]' (in a checkout: .venv/bin/pip install -e '.[analysis]')"
+    ]
+
+
+def test_a_missing_module_that_is_not_optional_still_shows_its_traceback():
+    code = (
+        "import sys; sys.modules['yaml'] = None; from edge_mining.cli import main; "
+        "sys.exit(main(['check-config', 'x.yaml']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_the_package_metadata_uses_an_spdx_license_string():
+    # A license table makes setuptools print a 13-line deprecation warning at every install.
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    requires = project["build-system"]["requires"]
+    assert "setuptools>=77" in requires  # the first to accept an SPDX string
+
+
+def test_a_site_with_real_miners_and_no_energy_source_is_refused(tmp_path, capsys):
+    # It used to run on a simulated source: "OK (simulated energy source, 1 miner(s))".
+    path = tmp_path / "site.yaml"
+    real = miner(name="garage", driver="braiins", host="192.0.2.50")
+    write_yaml(path, {"miners": [real], "mqtt": {"enabled": False}})
+    for args in (["check-config", str(path)], ["run", "--config", str(path)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.splitlines() == [
+            "config error: energy_source: required: where the readings come from (type "
+            "voltronic, solaredge, homeassistant or mqtt; simulated only to try without hardware)"
+        ]
+    # Asked for explicitly, the simulated source is accepted.
+    write_yaml(path, {"energy_source": {"type": "simulated"}, "miners": [miner()]})
+    assert main(["check-config", str(path)]) == 0
+    assert "OK (simulated energy source, 1 miner(s)" in capsys.readouterr().out

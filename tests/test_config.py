@@ -109,6 +109,7 @@ def test_several_threshold_problems_are_reported_one_line_each() -> None:
     from edge_mining.config import ConfigError, parse_config
 
     raw = {
+        "energy_source": {"type": "simulated"},
         "control": {"start_soc_pct": 30, "stop_soc_pct": 50, "forecast_sunny_kwh": 1},
         "miners": [
             {

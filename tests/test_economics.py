@@ -106,7 +106,7 @@ def test_hodl_values_kept_coins_at_the_month_price():
 
 
 def test_halving_and_unprofitable_months():
-    halved = project(replace(BASE, halving_month=7))
+    halved = project(replace(BASE, halving_months=(7,)))
     assert halved.rows[5].btc_mined == pytest.approx(MONTH_BTC, rel=1e-6)
     assert halved.rows[6].btc_mined == pytest.approx(MONTH_BTC / 2, rel=1e-6)
     # At 0.30 USD/kWh a month costs 668 USD of electricity for 611 USD of coins: switch off.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -25,9 +26,11 @@ from edge_mining.analysis.economics import Network
 from edge_mining.analysis.kpis import Prices
 from edge_mining.analysis.oracle import OracleError
 from edge_mining.analysis.report import console_table, write_html_report
+from edge_mining.analysis.weather import pvlib_sample
 from edge_mining.config import ControlConfig, PlantConfig
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+SAMPLE_WEATHER = "sample"  # --weather sample: pvlib's bundled TMY3 year (Greensboro, NC)
 
 NOTE = (
     "gain vs no mining = mining revenue + export income - import cost, minus the same for the\n"
@@ -61,6 +64,8 @@ def build_setup(args: argparse.Namespace) -> Setup:
     step_s = args.step_min * 60.0
     if (args.weather is None) == (args.pv_csv is None):
         raise UsageError("give exactly one of --weather FILE or --pv-csv FILE")
+    if args.weather == Path(SAMPLE_WEATHER):
+        args.weather = pvlib_sample()
     for path in (args.weather, args.pv_csv, args.load_csv):
         if path is not None and not path.is_file():
             raise UsageError(f"{path}: no such file")

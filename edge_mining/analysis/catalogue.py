@@ -22,9 +22,11 @@ points from the minimum to the maximum power.
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from edge_mining.config import CurvePoint, MinerConfig
 from edge_mining.model import HashrateCurve
@@ -143,3 +145,24 @@ def miner_configs(specs: Iterable[str]) -> list[MinerConfig]:
                 )
             )
     return configs
+
+
+def main(args: argparse.Namespace) -> int:
+    """``edge-mining catalogue``: the models ``--miner`` accepts."""
+    if args.json:
+        print(json.dumps([asdict(m) for m in CATALOGUE.values()], indent=2))
+        return 0
+    print(
+        f"{'model':<10} {'power':>7} {'hashrate':>11} {'efficiency':>11} "
+        f"{'power target range':>19} {'price':>9}"
+    )
+    for m in CATALOGUE.values():
+        span = f"{m.min_power_w:.0f}-{m.max_power_w:.0f} W" if m.power_target else "on/off only"
+        price = "" if m.price_usd is None else f"{m.price_usd:,.0f} USD"
+        print(
+            f"{m.name:<10} {m.nominal_power_w:>5.0f} W {m.nominal_hashrate_ths:>6g} TH/s "
+            f"{m.efficiency_j_per_th:>6.1f} J/TH {span:>19} {price:>9}"
+        )
+    print("Or any miner as <W>W@<TH>TH (on/off at that power), e.g. 3250W@95TH;")
+    print("add :COUNT for several, e.g. 'S19j Pro:2'. Prices are indicative street prices.")
+    return 0

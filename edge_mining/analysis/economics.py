@@ -9,7 +9,8 @@ The expected reward of hashrate ``H`` (TH/s) at difficulty ``D``::
 
 The projection follows the seed analysis (Braiins' mining profitability calculator): month
 ``m`` (1-based) mines at difficulty ``D0 * (1 + difficulty_increment)**(m-1)`` and sells at
-price ``P0 * (1 + price_increment)**(m-1)``; the subsidy halves from ``halving_month`` on. A
+price ``P0 * (1 + price_increment)**(m-1)``; the subsidy halves from each of
+``halving_months`` on (:func:`halving_months` finds them from a start date). A
 ``hodl_ratio`` of the mined coins is kept, the rest is sold that month; electricity and OPEX
 are paid in cash. The net position at the end of a month is
 
@@ -26,11 +27,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 SECONDS_PER_DAY = 86_400
 HASHES_PER_DIFFICULTY = 2**32
 DAYS_PER_MONTH = 365 / 12
 SATS_PER_BTC = 100_000_000
+
+# The block height schedule: the subsidy halves every 210,000 blocks, and difficulty keeps one
+# block per 600 s on average. Block 840,000 (the fourth halving) was mined at this time.
+HALVING_INTERVAL_BLOCKS = 210_000
+BLOCK_INTERVAL_S = 600.0
+ANCHOR_HEIGHT = 840_000
+ANCHOR_TIME = datetime(2024, 4, 20, 0, 9, 27, tzinfo=UTC)
 
 
 def btc_per_day(
@@ -82,6 +91,37 @@ class Network:
         return self.hashprice_per_th_day / kwh_per_th_day
 
 
+# ------------------------------------------------------------------------------- halvings
+
+
+def estimated_block_height(when: datetime) -> int:
+    """The block height at ``when`` on the 10-minute schedule from a known block."""
+    elapsed = (when - ANCHOR_TIME).total_seconds()
+    return max(0, ANCHOR_HEIGHT + math.floor(elapsed / BLOCK_INTERVAL_S))
+
+
+def halving_months(start: datetime, months: int, height: int | None = None) -> tuple[int, ...]:
+    """The projection months (1-based) from which each coming halving's subsidy applies.
+
+    ``height`` is the block height at ``start`` (default: estimated from the schedule); each
+    halving's date is estimated at one block per 600 s. A halving that falls inside month
+    ``m`` counts from month ``m`` (the month is treated as halved throughout).
+    """
+    if height is None:
+        height = estimated_block_height(start)
+    if height < 0:
+        raise ValueError(f"block height must not be negative, got {height}")
+    result: list[int] = []
+    month_s = DAYS_PER_MONTH * SECONDS_PER_DAY
+    next_halving = (height // HALVING_INTERVAL_BLOCKS + 1) * HALVING_INTERVAL_BLOCKS
+    while True:
+        month = math.floor((next_halving - height) * BLOCK_INTERVAL_S / month_s) + 1
+        if month > months:
+            return tuple(result)
+        result.append(month)
+        next_halving += HALVING_INTERVAL_BLOCKS
+
+
 # ----------------------------------------------------------------------------- projection
 
 
@@ -103,7 +143,7 @@ class ProjectionInputs:
     residual_fraction: float = 0.0  # hardware value left at the end of the horizon
     hodl_ratio: float = 0.0
     months: int = 48
-    halving_month: int | None = None  # first month with the halved subsidy
+    halving_months: tuple[int, ...] = ()  # first month with each halved subsidy
     # A rational miner switches off in a month whose revenue is below its electricity cost.
     stop_when_unprofitable: bool = True
 
@@ -175,7 +215,7 @@ def project(inputs: ProjectionInputs) -> Projection:
     for month in range(1, p.months + 1):
         difficulty = p.difficulty * (1 + p.difficulty_increment) ** (month - 1)
         price = p.btc_price * (1 + p.price_increment) ** (month - 1)
-        halvings = 1 if p.halving_month is not None and month >= p.halving_month else 0
+        halvings = sum(1 for first in p.halving_months if month >= first)
         subsidy = p.subsidy_btc / 2**halvings
         mined = (
             btc_per_day(
