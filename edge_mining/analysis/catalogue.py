@@ -159,10 +159,11 @@ def main(args: argparse.Namespace) -> int:
     for m in CATALOGUE.values():
         span = f"{m.min_power_w:.0f}-{m.max_power_w:.0f} W" if m.power_target else "on/off only"
         price = "" if m.price_usd is None else f"{m.price_usd:,.0f} USD"
-        print(
+        line = (
             f"{m.name:<10} {m.nominal_power_w:>5.0f} W {m.nominal_hashrate_ths:>6g} TH/s "
             f"{m.efficiency_j_per_th:>6.1f} J/TH {span:>19} {price:>9}"
         )
+        print(line.rstrip())
     print("Or any miner as <W>W@<TH>TH (on/off at that power), e.g. 3250W@95TH;")
     print("add :COUNT for several, e.g. 'S19j Pro:2'. Prices are indicative street prices.")
     return 0
