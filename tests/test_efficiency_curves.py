@@ -74,6 +74,7 @@ def test_config_curve_is_validated_and_named_in_the_error() -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(
             {
+                "energy_source": {"type": "simulated"},
                 "miners": [
                     {
                         **base,
