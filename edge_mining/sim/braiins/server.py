@@ -5,7 +5,8 @@ API on 4028, the gRPC API on 50051 (BOSer models only; legacy BOSminer has none)
 page on 80 (skipped when the process may not bind it); legacy models also run the SSH
 shell on 22 that pyasic reads their configuration through (skipped likewise). An
 :class:`EmulatorFleet` runs many of them on consecutive addresses and can feed their draw to
-the plant simulator.
+the plant simulator (the fleet and the loopback helpers are shared by every emulator:
+:mod:`edge_mining.devices.emulation.server`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable, Iterator
 from functools import partial
 
 import asyncssh
 from grpclib.server import Server
 
 from edge_mining.clock import Clock, ScaledClock, WallClock
+from edge_mining.devices.emulation.server import LOOPBACK, PowerCallback, loopback_hosts
+from edge_mining.devices.emulation.server import EmulatorFleet as SharedFleet
 from edge_mining.sim.braiins import cgminer_api, grpc_api, ssh, web
 from edge_mining.sim.braiins.machine import Credentials, Faults, MinerMachine, find_model
 
 log = logging.getLogger(__name__)
 
-LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 RPC_PORT = 4028
 GRPC_PORT = 50051
 WEB_PORT = 80
@@ -34,17 +35,6 @@ BACKLOG = 512
 
 BOSER_VERSION = "2023-11-09-0-c5cdc1c5-23.10-plus"
 BOSMINER_VERSION = "2022-09-27-0-8f3ee5b4-22.08-plus"
-
-
-def loopback_hosts(first: str, count: int) -> list[str]:
-    """``count`` consecutive addresses from ``first``, all inside 127.0.0.0/8."""
-    if count < 1:
-        raise ValueError("count must be at least 1")
-    start = ipaddress.IPv4Address(first)
-    last = start + (count - 1)
-    if start not in LOOPBACK or last not in LOOPBACK:
-        raise ValueError(f"{first} + {count} addresses leaves the loopback range 127.0.0.0/8")
-    return [str(start + i) for i in range(count)]
 
 
 class EmulatedMiner:
@@ -216,23 +206,8 @@ class EmulatedMiner:
         await self.close()
 
 
-PowerCallback = Callable[[str, float], None]
-
-
-class EmulatorFleet:
-    """Many emulated miners; optionally feeds each one's draw to ``on_power(name, watts)``."""
-
-    def __init__(
-        self,
-        miners: list[EmulatedMiner],
-        *,
-        on_power: PowerCallback | None = None,
-        feed_interval_s: float = 0.5,
-    ) -> None:
-        self.miners = miners
-        self.on_power = on_power
-        self.feed_interval_s = feed_interval_s
-        self._feed_task: asyncio.Task[None] | None = None
+class EmulatorFleet(SharedFleet):
+    """Many emulated BraiinsOS miners; optionally feeds each one's draw to the plant."""
 
     @classmethod
     def on_loopback(
@@ -258,52 +233,3 @@ class EmulatorFleet:
             for i, host in enumerate(hosts)
         ]
         return cls(miners, on_power=on_power)
-
-    def __iter__(self) -> Iterator[EmulatedMiner]:
-        return iter(self.miners)
-
-    def __len__(self) -> int:
-        return len(self.miners)
-
-    def by_host(self, host: str) -> EmulatedMiner:
-        for miner in self.miners:
-            if miner.host == host:
-                return miner
-        raise KeyError(host)
-
-    async def start(self) -> None:
-        for miner in self.miners:
-            await miner.start()
-        if self.on_power is not None:
-            self.feed_power()
-            self._feed_task = asyncio.create_task(self._feed_loop(), name="emulator-power-feed")
-
-    async def close(self) -> None:
-        task, self._feed_task = self._feed_task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        for miner in self.miners:
-            await miner.close()
-
-    def feed_power(self) -> None:
-        """Tell ``on_power`` what every miner draws now."""
-        if self.on_power is None:
-            return
-        for miner in self.miners:
-            self.on_power(miner.name, miner.machine.power_w)
-
-    async def _feed_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.feed_interval_s)
-            self.feed_power()
-
-    async def __aenter__(self) -> EmulatorFleet:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
