@@ -187,7 +187,7 @@ def _add_emulate(sub: argparse._SubParsersAction) -> None:
     inverter.add_argument("--pacing", action="store_true", help="pace bytes at 2400 baud")
     inverter.set_defaults(handler=_handler("edge_mining.sim.pi30_emulator:main"))
 
-    miner = _parser(kinds, "miner", "BraiinsOS miner(s) on loopback (prints MINER <host> each)")
+    miner = _parser(kinds, "miner", "miner(s) of any family on loopback (prints MINER <host> each)")
     miner.add_argument(
         "--host", default="127.0.1.1", help="address of the first miner (a loopback address)"
     )
@@ -195,14 +195,17 @@ def _add_emulate(sub: argparse._SubParsersAction) -> None:
         "--count", type=int, default=1, help="miners on consecutive addresses from --host"
     )
     miner.add_argument(
-        "--model", default="S19j Pro", help="a model of `edge-mining catalogue` (S9: BOSminer)"
+        "--model", default="S19j Pro", help="a model of --list-models (S9: BOSminer)"
     )
     miner.add_argument("--password", default="root", help="the miners' web/API password")
     miner.add_argument(
         "--speed", type=_positive_float, default=1.0, help="simulated seconds per wall second"
     )
     miner.add_argument("--faults", default="", help="e.g. unreachable,slow=2.5,auth,refuse_target")
-    miner.set_defaults(handler=_handler("edge_mining.sim.braiins_emulator:main"))
+    miner.add_argument(
+        "--list-models", action="store_true", help="list the models that can be emulated, and exit"
+    )
+    miner.set_defaults(handler=_handler("edge_mining.devices.emulation.cli:main"))
 
     solaredge = _parser(
         kinds, "solaredge", "SolarEdge SunSpec over Modbus TCP (prints MODBUS <host>:<port>)"
@@ -233,15 +236,17 @@ def _add_probe(sub: argparse._SubParsersAction) -> None:
     inverter.add_argument("--json", action="store_true", help="print JSON instead of text")
     inverter.set_defaults(handler=_handler("edge_mining.devices.voltronic_probe:main"))
 
-    miner = _parser(kinds, "miner", "a BraiinsOS (or other pyasic-supported) miner")
+    miner = _parser(
+        kinds, "miner", "a miner of any supported family (BraiinsOS, Avalon, other pyasic)"
+    )
     miner.add_argument("host", help="the miner's address")
-    miner.add_argument("--username", default="root", help="BraiinsOS user")
+    miner.add_argument("--username", default="root", help="login user (BraiinsOS: root)")
     miner.add_argument(
         "--password", default=None,
-        help="BraiinsOS password (default: the environment variable EDGE_MINING_MINER_PASSWORD)",
+        help="the miner's password (default: the environment variable EDGE_MINING_MINER_PASSWORD)",
     )  # fmt: skip
     miner.add_argument("--json", action="store_true", help="print JSON instead of text")
-    miner.set_defaults(handler=_handler("edge_mining.devices.braiins_probe:main"))
+    miner.set_defaults(handler=_handler("edge_mining.devices.miner_probe:main"))
 
     solaredge = _parser(kinds, "solaredge", "a SolarEdge inverter over Modbus TCP")
     solaredge.add_argument(

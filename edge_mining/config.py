@@ -171,7 +171,13 @@ class CurvePoint(_Section):
 
 class MinerConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-    driver: Literal["simulated", "braiins", "pyasic", "smartplug"] = "simulated"
+    driver: Literal[
+        "simulated",
+        "braiins",
+        "pyasic",
+        "smartplug",
+        "avalon",
+    ] = "simulated"
     host: str | None = None
     port: int | None = Field(None, ge=1, le=65535)
     username: str = "root"
@@ -214,7 +220,7 @@ class MinerConfig(_Section):
             raise ValueError(
                 f"min_power_w ({self.min_power_w:g}) is above max_power_w ({self.max_power_w:g})"
             )
-        if self.driver in ("braiins", "pyasic") and not self.host:
+        if self.driver not in ("simulated", "smartplug") and not self.host:
             raise ValueError(f"host is required for driver {self.driver}")
         if self.driver == "smartplug" and not (self.switch_entity or self.command_topic):
             raise ValueError("a smartplug miner needs switch_entity or command_topic")

@@ -80,6 +80,23 @@ class EnergyReading:
 
 
 @dataclass(frozen=True, slots=True)
+class PowerLevel:
+    """One of the discrete power settings a miner offers (a work mode, profile or preset).
+
+    ``name`` is what the firmware calls it ("eco", "super", "415MHz"); ``power_w`` and
+    ``hashrate_ths`` are what the miner draws and hashes at that setting, fully ramped.
+    """
+
+    name: str
+    power_w: float
+    hashrate_ths: float
+
+    @property
+    def efficiency_j_per_th(self) -> float | None:
+        return self.power_w / self.hashrate_ths if self.hashrate_ths > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
 class MinerState:
     """Telemetry of one miner, taken at ``timestamp`` (epoch seconds)."""
 
@@ -98,6 +115,10 @@ class MinerState:
     model: str | None = None
     firmware: str | None = None
     serial: str | None = None
+    # A miner whose power is one of a few settings: those settings, lowest power first, and
+    # the one it runs at (by name). Empty for a miner with a continuous power target.
+    levels: tuple[PowerLevel, ...] = ()
+    level: str | None = None
 
     @property
     def efficiency_j_per_th(self) -> float | None:

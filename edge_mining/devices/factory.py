@@ -127,6 +127,11 @@ def build_miners(
                     miners[config.name] = _construct(
                         cls, f"miners.{index}", config, site, clock=clock
                     )
+                case "avalon":
+                    from edge_mining.devices.miner_families import family
+
+                    cls = _load(family(config.driver).driver_class, where)
+                    miners[config.name] = _construct(cls, f"miners.{index}", config, clock=clock)
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:
