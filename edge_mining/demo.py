@@ -20,18 +20,20 @@ import asyncio
 import logging
 import sys
 import tempfile
-import time
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from edge_mining.clock import Clock, ScaledClock
 from edge_mining.config import ConfigError, SiteConfig, load_config, parse_config
-from edge_mining.model import Decision, MinerStatus
+from edge_mining.demo_console import LiveConsole, PlainConsole, header_lines
+
+# The plain console, under its historical name (tests import it from here).
+Console = PlainConsole
 
 DEMO_SITE: dict[str, Any] = {
-    "name": "Edge Mining demo",
+    "name": "built-in demo site",
     "energy_source": {
         "type": "simulated",
         "plant": {
@@ -72,9 +74,6 @@ DEMO_SITE: dict[str, Any] = {
     "control": {"start_delay_s": 60, "stop_delay_s": 60, "min_on_s": 300, "min_off_s": 180},
     "mqtt": {"enabled": False},
 }
-
-LINE_EVERY_SIM_S = 60.0
-LINE_EVERY_WALL_S = 0.5
 
 
 class DemoOptionUnavailable(Exception):
@@ -226,86 +225,6 @@ async def setup_mqtt(
     return site.model_copy(update={"mqtt": mqtt})
 
 
-# -------------------------------------------------------------------------------- console
-
-
-def _kw(watts: float | None) -> str:
-    return "  ?  " if watts is None else f"{watts / 1000:5.2f}"
-
-
-class Console:
-    """The live view: one line per simulated minute (at most two per wall second), plus every
-    command the controller sends, with its reason."""
-
-    def __init__(self, out: TextIO | None = None) -> None:
-        # Looked up now, not at import: pytest's capsys and redirect_stdout replace sys.stdout.
-        self.out = out if out is not None else sys.stdout
-        self.lines = 0
-        self.commands = 0
-        self._last_sim: float | None = None
-        self._last_wall = 0.0
-        self._last_decision: Decision | None = None
-        self.daemon: Any = None
-
-    def attach(self, daemon: Any) -> None:
-        self.daemon = daemon
-        daemon.add_listener(self.on_state)
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
-    def on_state(self, state: Any) -> None:
-        decision: Decision | None = state.decision
-        stamp = datetime.fromtimestamp(state.time, UTC).strftime("%H:%M:%S")
-        if decision is not None and decision is not self._last_decision:
-            self._last_decision = decision
-            for command in decision.commands:
-                self.commands += 1
-                self._print(f"{stamp}  >> {command}")
-        wall = time.monotonic()
-        if self._last_sim is not None and (
-            state.time - self._last_sim < LINE_EVERY_SIM_S
-            or wall - self._last_wall < LINE_EVERY_WALL_S
-        ):
-            return
-        self._last_sim = state.time
-        self._last_wall = wall
-        self.lines += 1
-        self._print(self.format(state, stamp))
-
-    @staticmethod
-    def format(state: Any, stamp: str) -> str:
-        e = state.energy
-        parts = [stamp]
-        if e is None or state.energy_stale:
-            parts.append("energy data STALE")
-        else:
-            soc = "  ?  " if e.battery_soc_pct is None else f"{e.battery_soc_pct:5.1f}%"
-            parts.append(
-                f"PV {_kw(e.total_pv_power_w)} kW  load {_kw(e.load_power_w)} kW  "
-                f"SoC {soc} ({_kw(e.battery_power_w)} kW)"
-                + ("" if e.grid_power_w is None else f"  grid {_kw(e.grid_power_w)} kW")
-            )
-        miners = []
-        for name, m in state.miners.items():
-            if m.status in (MinerStatus.MINING, MinerStatus.STARTING, MinerStatus.STOPPING):
-                miners.append(f"{name} {m.status.value} {_kw(m.power_w).strip()} kW")
-            else:
-                miners.append(f"{name} {m.status.value}")
-        parts.append(", ".join(miners))
-        decision = state.decision
-        parts.append(f"[{state.mode.value}] " + (decision.reason if decision else "no decision"))
-        return " | ".join(parts)
-
-    def summary(self, state: Any, sim_hours: float) -> str:
-        c = state.counters
-        return (
-            f"demo ended after {sim_hours:.1f} simulated hours: PV {c.pv_kwh:.1f} kWh, "
-            f"mined {c.mined_kwh:.2f} kWh, estimated earnings {c.earnings:.4f}, "
-            f"{self.commands} command(s)"
-        )
-
-
 # ----------------------------------------------------------------------------------- main
 
 
@@ -352,7 +271,6 @@ async def _run(args: argparse.Namespace, site: SiteConfig, clock: ScaledClock) -
     from edge_mining.service import serve
 
     plant = build_plant(site, clock.now()) if needs_plant(site) else None
-    console = Console()
     async with AsyncExitStack() as stack:
         try:
             if args.inverter == "emulated":
@@ -366,13 +284,14 @@ async def _run(args: argparse.Namespace, site: SiteConfig, clock: ScaledClock) -
         except DemoOptionUnavailable as error:
             print(f"demo: {error}", file=sys.stderr)
             return 2
-        begin = datetime.fromtimestamp(clock.now(), UTC)
-        print(
-            f"Edge Mining demo: {site.name}, {len(site.miners)} miner(s), "
-            f"{clock.speed:g}x speed, starting {begin:%Y-%m-%d %H:%M} UTC"
-            + (f", for {args.duration:g} s" if args.duration else ", Ctrl-C to stop"),
-            flush=True,
+        live = sys.stdout.isatty() and not getattr(args, "plain", False)
+        currency = site.economics.currency
+        console = LiveConsole(currency=currency) if live else PlainConsole(currency=currency)
+        stack.callback(console.close)
+        console.header(
+            header_lines(site.name, len(site.miners), clock.speed, clock.now(), args.duration)
         )
+        console.note("battery + charging / - discharging; grid + import / - export")
         stop = asyncio.Event()
         if args.duration:
             asyncio.get_running_loop().call_later(args.duration, stop.set)
@@ -380,8 +299,10 @@ async def _run(args: argparse.Namespace, site: SiteConfig, clock: ScaledClock) -
         try:
             await serve(site, clock=clock, stop=stop, plant=plant, on_daemon=console.attach)
         except ConfigError as error:
+            console.close()
             print_config_problems(error.problems)
             return 2
-    if console.daemon is not None:
-        print(console.summary(console.daemon.state, (clock.now() - started) / 3600.0), flush=True)
+        console.close()
+        if console.daemon is not None:
+            console.summary(console.daemon.state, (clock.now() - started) / 3600.0)
     return 0

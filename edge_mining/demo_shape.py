@@ -77,7 +77,8 @@ def simulated_plant(site: SiteConfig) -> tuple[PlantConfig, list[str]]:
 def simulated_shape(site: SiteConfig, state_dir: Path) -> SimulatedShape:
     """``site`` with every real device and network service replaced or left out."""
     plant, notes = simulated_plant(site)
-    notes.insert(0, f"{site.energy_source.type} energy source simulated")
+    if not isinstance(site.energy_source, SimulatedSourceConfig):
+        notes.insert(0, f"{site.energy_source.type} energy source simulated")
     real = [m.name for m in site.miners if m.driver != "simulated"]
     if real:
         notes.append(f"miners {', '.join(real)} simulated (no device is contacted)")

@@ -163,10 +163,13 @@ def test_bad_config_through_the_real_process(tmp_path):
         assert_clear_error(result.stderr, "miners.0: min_power_w (4000) is above max_power_w")
 
 
-DECISION_LINE = re.compile(r"^\d\d:\d\d:\d\d .*\| \[auto\] \S.*$", re.MULTILINE)
-COMMAND_LINE = re.compile(
-    r"^\d\d:\d\d:\d\d  >> \S+: (start|stop|set_power)\b.*\(.+\)$", re.MULTILINE
+STATUS_LINE = re.compile(
+    r"^\d\d:\d\d:\d\d PV \d+\.\d\d kW \| house \d+\.\d\d kW \| battery \d+% [+-]\d+\.\d\d kW"
+    r" \| grid [+-]\d+\.\d\d kW$",
+    re.MULTILINE,
 )
+DECISION_LINE = re.compile(r"^ {9}auto: surplus \d+ W, available \d+ W, SoC", re.MULTILINE)
+COMMAND_LINE = re.compile(r"^\d\d:\d\d:\d\d >> \S+: (start|stop|set_power)\b.*\(", re.MULTILINE)
 
 
 def test_demo_runs_and_prints_decisions_with_reasons():
@@ -174,10 +177,103 @@ def test_demo_runs_and_prints_decisions_with_reasons():
     result = _cli("demo", "--duration", "5", "--speed", "300", "--start-hour", "9", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    lines = DECISION_LINE.findall(result.stdout)
-    assert len(lines) >= 5, result.stdout
+    assert len(STATUS_LINE.findall(result.stdout)) >= 5, result.stdout
+    assert len(DECISION_LINE.findall(result.stdout)) >= 5, result.stdout
     assert COMMAND_LINE.search(result.stdout), result.stdout
     assert "demo ended after" in result.stdout
+
+
+def test_demo_plain_output_fits_80_columns_and_says_its_units():
+    result = _cli("demo", "--duration", "6", "--speed", "900", "--start-hour", "7", timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    assert lines[0] == "Edge Mining demo: built-in demo site, 3 miner(s)"  # no repeated name
+    assert "(1 s = 15 simulated min), for 6 s" in lines[1]
+    assert "battery + charging / - discharging; grid + import / - export" in lines
+    assert "[auto]" not in result.stdout and "auto: auto" not in result.stdout
+    assert re.search(r"estimated\s+earnings \d+\.\d{4} EUR", result.stdout)
+    # A start with a target sets the target first: no unexplained retry 30 s later.
+    assert ">> s9: start" in result.stdout or ">> s19jpro: start" in result.stdout
+    assert "retry" not in result.stdout
+    # Every miner shows its state, a running one its power in kW; names are never split.
+    for line in lines:
+        for name in ("s19jpro", "s9", "nano3"):
+            assert not line.rstrip().endswith(name[:2]) or line.rstrip().endswith(name)
+    assert re.search(r"s19jpro (mining|starting) \d+\.\d\d kW", result.stdout)
+
+
+def test_plain_lines_wrap_between_items_never_inside_a_name():
+    from edge_mining.demo_console import wrap
+
+    names = [f"miner-with-a-long-name-{i} mining 3.30 kW" for i in range(6)]
+    lines = wrap(names, " " * 9)
+    assert all(len(line) <= 80 for line in lines) and len(lines) == 6
+    assert [line.strip().rstrip(",") for line in lines] == names
+
+
+def test_available_power_says_why_it_is_below_the_surplus(tmp_path):
+    path = write_yaml(
+        tmp_path / "low.yaml",
+        {
+            "energy_source": {
+                "type": "simulated",
+                "plant": {"battery_kwh": 10, "battery_initial_soc_pct": 60},
+            },
+            "miners": [miner()],
+        },
+    )
+    result = _cli("demo", "--config", str(path), "--duration", "2", "--start-hour", "11")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert re.search(
+        r"available 0 W, SoC 6\d% \(start 80%, stop 40%\): \d+ W charge the battery first "
+        r"\(below the start SoC\)",
+        text,
+    ), result.stdout
+
+
+def test_demo_live_view_redraws_in_place_on_a_terminal():
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 80, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge_mining.cli", "demo", "--duration", "4", "--speed", "600"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        cwd=ROOT,
+        env={**env, "TERM": "xterm-256color"},
+    )
+    os.close(secondary)
+    output = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(primary)
+    text = output.decode("utf-8", "replace")
+    assert "\x1b[2K" in text and "\x1b[1A" in text  # lines erased and redrawn in place
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # without colours and cursor moves
+    assert text.count("┃ miner") >= 3  # the miners' table, drawn several times
+    for heading in ("PV", "house", "battery", "grid", "mined today", "hashrate", "temp."):
+        assert heading in text
+    assert "decisions:" in text and re.search(r"s19jpro\s+│ (mining|starting|paused)", text)
+    assert "demo ended after" in text
 
 
 def test_demo_console_writes_to_the_stdout_in_use_when_it_is_made(capsys):
@@ -200,7 +296,7 @@ def test_demo_console_writes_to_the_stdout_in_use_when_it_is_made(capsys):
         counters=EnergyCounters(),
     )
     Console().on_state(state)  # made after capsys replaced sys.stdout
-    assert "09:00:00 | energy data STALE" in capsys.readouterr().out
+    assert "09:00:00 energy data STALE" in capsys.readouterr().out
 
 
 def _subparsers(parser: Any) -> Any:

@@ -313,11 +313,22 @@ class Controller:
             )
 
         reported = max(0.0, available + pools.probe_start_w)
-        soc = f", SoC {battery.soc_pct:.0f}% (stop {stop_soc:.0f}%)" if battery.has_battery else ""
+        soc = (
+            f", SoC {battery.soc_pct:.0f}% (start {control.start_soc_pct:.0f}%, "
+            f"stop {stop_soc:.0f}%)"
+            if battery.has_battery
+            else ""
+        )
         hidden = ", battery full: probing" if estimate.hidden else ""
+        # Say why less is available than the surplus, beyond the noise margin.
+        why = (
+            f": {battery.charge_reserve_w:.0f} W charge the battery first (below the start SoC)"
+            if battery.charge_reserve_w >= 1
+            else ""
+        )
         summary = (
             f"{self.mode.value}: surplus {estimate.surplus_w:.0f} W, "
-            f"available {reported:.0f} W{soc}{hidden}"
+            f"available {reported:.0f} W{soc}{hidden}{why}"
         )
         return self._decision(now, commands, reported, estimate.surplus_w, stop_soc, summary)
 

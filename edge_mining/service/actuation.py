@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 async def send(driver: MinerDriver, command: Command) -> None:
     match command.action:
         case Action.START:
+            if command.power_w is not None:
+                # The target first: the miner resumes at the planned power, not at whatever
+                # target it had (the controller would otherwise retry a set_power later).
+                await driver.set_power_target(command.power_w)
             await driver.start()
         case Action.STOP:
             await driver.stop()
