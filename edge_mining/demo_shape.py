@@ -50,6 +50,7 @@ def simulated_miner(miner: MinerConfig) -> MinerConfig:
         nominal_hashrate_ths=miner.nominal_hashrate_ths,
         nominal_power_w=miner.nominal_power_w,
         power_target=miner.power_target,
+        efficiency_curve=miner.efficiency_curve,
     )
 
 
