@@ -177,6 +177,7 @@ class MinerConfig(_Section):
         "pyasic",
         "smartplug",
         "avalon",
+        "bitaxe",
     ] = "simulated"
     host: str | None = None
     port: int | None = Field(None, ge=1, le=65535)

@@ -83,7 +83,7 @@ def test_config_curve_is_validated_and_named_in_the_error() -> None:
                             {"power_w": 1200, "hashrate_ths": 50},
                         ],
                     }
-                ]
+                ],
             }
         )
     assert error.value.problems == [

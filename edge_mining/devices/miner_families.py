@@ -40,6 +40,13 @@ FAMILIES: tuple[MinerFamily, ...] = (
         "edge_mining.devices.avalon.emulator:emulated_models",
         ("pyasic.miners.backends.avalonminer:AvalonMiner",),
     ),
+    MinerFamily(
+        "bitaxe",
+        "Bitaxe (AxeOS) and NerdQAxe (ESP-Miner)",
+        "edge_mining.devices.bitaxe.driver:BitaxeDriver",
+        "edge_mining.devices.bitaxe.emulator:emulated_models",
+        ("pyasic.miners.backends.espminer:ESPMiner",),
+    ),
 )
 
 

@@ -202,13 +202,17 @@ class PyasicMiner:
     ) -> MinerState:
         constraints = self.constraints
         t = telemetry
+        target = t.power_target_w if t else None
+        if target is None and t is not None and t.level is not None:
+            # A level miner's target is its level's power.
+            target = next((lv.power_w for lv in self.levels if lv.name == t.level), None)
         return MinerState(
             name=self.name,
             timestamp=now,
             status=status,
             hashrate_ths=t.hashrate_ths if t else 0.0,
             power_w=(t.power_w or 0.0) if t else 0.0,
-            power_target_w=t.power_target_w if t else None,
+            power_target_w=target,
             target_min_w=constraints.min_w if constraints else None,
             target_max_w=constraints.max_w if constraints else None,
             temperature_c=t.temperature_c if t else None,
