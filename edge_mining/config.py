@@ -178,6 +178,8 @@ class MinerConfig(_Section):
         "smartplug",
         "avalon",
         "bitaxe",
+        "luxos",
+        "antminer",
     ] = "simulated"
     host: str | None = None
     port: int | None = Field(None, ge=1, le=65535)

@@ -47,6 +47,20 @@ FAMILIES: tuple[MinerFamily, ...] = (
         "edge_mining.devices.bitaxe.emulator:emulated_models",
         ("pyasic.miners.backends.espminer:ESPMiner",),
     ),
+    MinerFamily(
+        "luxos",
+        "Antminer with LuxOS",
+        "edge_mining.devices.luxos.driver:LuxOSDriver",
+        "edge_mining.devices.luxos.emulator:emulated_models",
+        ("pyasic.miners.backends.luxminer:LUXMiner",),
+    ),
+    MinerFamily(
+        "antminer",
+        "Antminer with Bitmain's stock firmware",
+        "edge_mining.devices.antminer.driver:AntminerDriver",
+        "edge_mining.devices.antminer.emulator:emulated_models",
+        ("pyasic.miners.backends.antminer:AntminerModern",),
+    ),
 )
 
 

@@ -267,12 +267,12 @@ class PyasicMiner:
                         f"{self.label}: this is a {miner.model or type(miner).__name__} "
                         f"({type(miner).__name__}), not a {self.family} miner; check its driver"
                     )
-                self.detections += 1
                 self.configure(miner)
                 self.tracker.forget()
+                await self.describe(miner)  # a refusal here leaves the miner undetected
+                self.detections += 1
                 self._miner = miner
                 self._lost = False
-                await self.describe(miner)
         log.info("%s detected: %s (%s)", self.label, self.model, type(miner).__name__)
         return miner
 
