@@ -180,6 +180,7 @@ class MinerConfig(_Section):
         "bitaxe",
         "luxos",
         "antminer",
+        "whatsminer",
     ] = "simulated"
     host: str | None = None
     port: int | None = Field(None, ge=1, le=65535)

@@ -211,9 +211,7 @@ class LiveConsole(PlainConsole):
         self._title = "Edge Mining demo"
         self._state: Any = None
         self._last_draw = 0.0
-        self.live = Live(
-            self._render(), console=self.rich, auto_refresh=False, transient=False
-        )
+        self.live = Live(self._render(), console=self.rich, auto_refresh=False, transient=False)
         self.live.start()
 
     def header(self, lines: list[str]) -> None:

@@ -127,7 +127,7 @@ def build_miners(
                     miners[config.name] = _construct(
                         cls, f"miners.{index}", config, site, clock=clock
                     )
-                case "avalon" | "bitaxe" | "luxos" | "antminer":
+                case "avalon" | "bitaxe" | "luxos" | "antminer" | "whatsminer":
                     from edge_mining.devices.miner_families import family
 
                     cls = _load(family(config.driver).driver_class, where)

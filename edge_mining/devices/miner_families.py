@@ -61,6 +61,13 @@ FAMILIES: tuple[MinerFamily, ...] = (
         "edge_mining.devices.antminer.emulator:emulated_models",
         ("pyasic.miners.backends.antminer:AntminerModern",),
     ),
+    MinerFamily(
+        "whatsminer",
+        "MicroBT Whatsminer (btminer API 2.x)",
+        "edge_mining.devices.whatsminer.driver:WhatsminerDriver",
+        "edge_mining.devices.whatsminer.emulator:emulated_models",
+        ("pyasic.miners.backends.btminer:BTMinerV2", "pyasic.miners.backends.btminer:BTMinerV3"),
+    ),
 )
 
 
