@@ -166,6 +166,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         help="print plain status lines even on a terminal (default: a live view on a terminal, "
         "plain lines otherwise)",
     )  # fmt: skip
+    demo.add_argument(
+        "--web", default=None, metavar="HOST:PORT",
+        help="serve the web panel there, e.g. 127.0.0.1:8099 (default: no panel)",
+    )  # fmt: skip
     demo.set_defaults(handler=_handler("edge_mining.demo:main"))
 
 

@@ -7,11 +7,13 @@ environment:
 - ``EDGE_MINING_MQTT_PASSWORD``
 - ``EDGE_MINING_HOMEASSISTANT_TOKEN``
 - ``EDGE_MINING_FORECAST_API_KEY``
+- ``EDGE_MINING_WEB_TOKEN``
 - ``EDGE_MINING_MINER_<NAME>_PASSWORD`` (NAME upper-cased, other characters as ``_``)
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -449,6 +451,60 @@ class HomeAssistantConfig(_Section):
     timeout_s: float = Field(10.0, gt=0)
 
 
+# ----------------------------------------------------------------------------------- web
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for a listening address only this machine can reach."""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WebConfig(_Section):
+    """The web panel the daemon serves (inside the add-on: through Home Assistant's ingress)."""
+
+    enabled: bool = False
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(8099, ge=1, le=65535)
+    # Required when the panel listens beyond loopback without allowed_clients (a secret).
+    token: SecretStr | None = None
+    # Addresses or networks that may connect (e.g. 172.30.32.2, the Supervisor's ingress
+    # proxy, or 192.168.1.0/24); empty: any client that passes the token rule.
+    allowed_clients: list[str] = []
+
+    @field_validator("allowed_clients")
+    @classmethod
+    def _networks(cls, clients: list[str]) -> list[str]:
+        for client in clients:
+            try:
+                ipaddress.ip_network(client, strict=False)
+            except ValueError:
+                raise ValueError(f"{client!r} is not an IP address or network") from None
+        return clients
+
+    @model_validator(mode="after")
+    def _check(self) -> WebConfig:
+        if self.token is not None and len(self.token.get_secret_value()) < 12:
+            raise ValueError("token must be at least 12 characters")
+        if (
+            self.enabled
+            and not is_loopback_host(self.host)
+            and self.token is None
+            and not self.allowed_clients
+        ):
+            raise ValueError(
+                f"the panel listens beyond loopback ({self.host}): set token "
+                "(or allowed_clients, for a proxy that authenticates users)"
+            )
+        return self
+
+
 # ---------------------------------------------------------------------------------- site
 
 
@@ -464,6 +520,7 @@ class SiteConfig(_Section):
     heating: HeatingConfig = HeatingConfig()
     economics: EconomicsConfig = EconomicsConfig()
     homeassistant: HomeAssistantConfig = HomeAssistantConfig()
+    web: WebConfig = WebConfig()
     state_dir: Path = Path("./state")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -518,6 +575,8 @@ def apply_env_secrets(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[s
             **(data.get("forecast") or {}),
             "api_key": environ["EDGE_MINING_FORECAST_API_KEY"],
         }
+    if "EDGE_MINING_WEB_TOKEN" in environ:
+        data["web"] = {**(data.get("web") or {}), "token": environ["EDGE_MINING_WEB_TOKEN"]}
     miners = data.get("miners")
     if isinstance(miners, list):
         patched = []

@@ -225,6 +225,28 @@ async def setup_mqtt(
     return site.model_copy(update={"mqtt": mqtt})
 
 
+def setup_web(args: argparse.Namespace, site: SiteConfig) -> SiteConfig:
+    """``--web HOST:PORT``: serve the web panel for the demo. Beyond loopback the panel needs a
+    token: ``EDGE_MINING_WEB_TOKEN``, else a random one, printed in the panel's address."""
+    import os
+    import secrets
+
+    from edge_mining.config import WebConfig, is_loopback_host
+    from edge_mining.web.address import parse_listen_address
+
+    try:
+        host, port = parse_listen_address(args.web)
+    except ValueError as error:
+        raise DemoOptionUnavailable(f"--web: {error}") from None
+    token = None
+    if not is_loopback_host(host):
+        token = os.environ.get("EDGE_MINING_WEB_TOKEN") or secrets.token_urlsafe(18)
+    web = WebConfig(enabled=True, host=host, port=port, token=token)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"web panel on http://{shown}:{port}/" + (f"?token={token}" if token else ""), flush=True)
+    return site.model_copy(update={"web": web})
+
+
 # ----------------------------------------------------------------------------------- main
 
 
@@ -281,6 +303,8 @@ async def _run(args: argparse.Namespace, site: SiteConfig, clock: ScaledClock) -
                 site = await setup_emulated_miners(args, site, plant, clock, stack)
             if args.mqtt:
                 site = await setup_mqtt(args, site, stack)
+            if getattr(args, "web", None):
+                site = setup_web(args, site)
         except DemoOptionUnavailable as error:
             print(f"demo: {error}", file=sys.stderr)
             return 2

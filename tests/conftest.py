@@ -48,3 +48,18 @@ def write_yaml(path: Path, data: Any) -> Path:
 def sim_site(tmp_path: Path) -> SiteConfig:
     """A simulated site with one 3 kW miner, state in a temporary directory."""
     return make_site(tmp_path / "state")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """Debian's chromium driven by Playwright, one per test session (``scripts/test`` installs
+    both; Playwright cannot download a browser of its own here)."""
+    from playwright.sync_api import sync_playwright
+    from web_support import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

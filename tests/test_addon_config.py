@@ -97,8 +97,9 @@ DEPRECATED_KEYS = {
     "snapshot_pre",
     "snapshot_post",
 }
-# Settings the add-on fixes itself: counters and state always live in /data.
-NOT_USER_SETTINGS = {"state_dir"}
+# Settings the add-on fixes itself: counters and state always live in /data; the panel listens on
+# the ingress port for the Supervisor's proxy, which authenticates users (no token).
+NOT_USER_SETTINGS = {"state_dir", "web.host", "web.port", "web.token"}
 
 
 def pyproject_version() -> str:

@@ -11,6 +11,7 @@ model unchanged, and its problems come back one line each.
 from __future__ import annotations
 
 import logging
+import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,12 @@ from edge_mining.config import (
 )
 
 log = logging.getLogger(__name__)
+
+# config.yaml's ingress_port (the Supervisor's default, so config.yaml leaves it out).
+INGRESS_PORT = 8099
+INGRESS_HOST = "0.0.0.0"  # the Supervisor reaches the container on its own network
+# The only client of an ingress panel: the Supervisor's proxy.
+SUPERVISOR_PROXY = "172.30.32.2"
 
 
 def _source_models() -> dict[str, type[BaseModel]]:
@@ -86,10 +93,25 @@ def normalize_options(raw: Any) -> Any:
                     source.get("type"),
                     ", ".join(dropped),
                 )
-    for section in ("economics", "forecast", "homeassistant", "mqtt", "heating", "control"):
+    for section in ("economics", "forecast", "homeassistant", "mqtt", "heating", "control", "web"):
         value = data.get(section)
         if isinstance(value, Mapping):
             data[section] = {k: v for k, v in value.items() if not _is_empty(v)}
+    return _ingress(data)
+
+
+def _ingress(data: dict[str, Any]) -> dict[str, Any]:
+    """The panel behind Home Assistant's ingress: on the ingress port of every interface of the
+    container, only for the Supervisor's proxy unless the options name other clients (the
+    proxy authenticates the user, so no token). ``EDGE_MINING_INGRESS_HOST`` narrows the
+    listening address (tests)."""
+    web = data.get("web")
+    web = dict(web) if isinstance(web, Mapping) else {}
+    web["host"] = os.environ.get("EDGE_MINING_INGRESS_HOST", INGRESS_HOST)
+    web["port"] = INGRESS_PORT
+    if not web.get("allowed_clients"):
+        web["allowed_clients"] = [SUPERVISOR_PROXY]
+    data["web"] = web
     return data
 
 

@@ -22,7 +22,6 @@ retained topic on the broker and in ``<state_dir>/mqtt_discovery.json``.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import random
@@ -38,18 +37,9 @@ import aiomqtt
 from edge_mining.config import MqttConfig, SiteConfig
 from edge_mining.model import Mode
 from edge_mining.mqtt import state as docs
+from edge_mining.mqtt.apply import apply_request
 from edge_mining.mqtt.client import mqtt_client
-from edge_mining.mqtt.commands import (
-    CommandError,
-    HoldMiner,
-    ReleaseMiner,
-    Request,
-    SetControl,
-    SetMinerPower,
-    SetMinerRunning,
-    SetMode,
-    parse_command,
-)
+from edge_mining.mqtt.commands import CommandError, Request, parse_command
 from edge_mining.mqtt.discovery import discovery_messages, encode
 from edge_mining.mqtt.topics import CONTROLLER, OFFLINE, ONLINE, Topics
 from edge_mining.service.state import SiteState
@@ -92,12 +82,6 @@ def make_client(config: MqttConfig, topics: Topics, client_id: str) -> aiomqtt.C
         will=aiomqtt.Will(topics.availability, OFFLINE, qos=1, retain=True),
         max_queued_outgoing_messages=10_000,
     )
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 class MqttBridge:
@@ -399,21 +383,7 @@ class MqttBridge:
                 await self._publish_device_state(CONTROLLER)
 
     async def _apply(self, request: Request) -> None:
-        daemon = self.daemon
-        match request:
-            case SetMode(mode):
-                await _maybe_await(daemon.set_mode(mode))
-            case SetControl(field, value):
-                await _maybe_await(daemon.update_control(**{field: value}))
-            case SetMinerRunning(miner, running):
-                await _maybe_await(daemon.command_miner(miner, running=running))
-            case SetMinerPower(miner, watts):
-                await _maybe_await(daemon.command_miner(miner, power_w=watts))
-            case HoldMiner(miner):
-                running = docs.is_running(self._current(), miner)
-                await _maybe_await(daemon.command_miner(miner, running=running))
-            case ReleaseMiner(miner):
-                await _maybe_await(daemon.release_miner(miner))
+        await apply_request(self.daemon, request)
 
 
 def _one_line(error: BaseException) -> str:

@@ -44,6 +44,22 @@ def mqtt_bridge_hook(daemon: Daemon, site: SiteConfig) -> BridgeRunner | None:
     return runner
 
 
+def web_panel_hook(daemon: Daemon, site: SiteConfig) -> BridgeRunner | None:
+    """The web panel to serve alongside the daemon, when ``web.enabled``.
+
+    Same contract as the MQTT bridge: ``run_panel(site, daemon, stop)`` serves until ``stop``
+    is set (after the daemon has shut down), saves the panel's history and returns.
+    """
+    if not site.web.enabled:
+        return None
+    from edge_mining.web.server import run_panel
+
+    def runner(stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+        return run_panel(site, daemon, stop)
+
+    return runner
+
+
 def addon_site_hook(site: SiteConfig) -> SiteConfig:
     """Inside the Home Assistant add-on: fill in what the Supervisor provides (the MQTT
     broker's address and credentials when ``mqtt.host`` is unset).
@@ -95,6 +111,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     signals: list[signal.Signals] = []
     bridge_task: asyncio.Task[None] | None = None
+    panel_task: asyncio.Task[None] | None = None
     bridge_stop = asyncio.Event()
     try:
         daemon = Daemon(
@@ -115,20 +132,25 @@ async def serve(
         bridge = mqtt_bridge_hook(daemon, site)
         if bridge is not None:
             bridge_task = asyncio.create_task(bridge(bridge_stop), name="mqtt bridge")
+        panel = web_panel_hook(daemon, site)
+        if panel is not None:
+            panel_task = asyncio.create_task(panel(bridge_stop), name="web panel")
         await daemon.run(stop)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        if bridge_task is not None:
-            bridge_stop.set()
+        bridge_stop.set()
+        for task, what in ((bridge_task, "MQTT bridge"), (panel_task, "web panel")):
+            if task is None:
+                continue
             try:
                 async with asyncio.timeout(10.0):
-                    await bridge_task
+                    await task
             except TimeoutError:
-                bridge_task.cancel()
-                await asyncio.gather(bridge_task, return_exceptions=True)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
             except Exception:
-                log.exception("MQTT bridge failed")
+                log.exception("%s failed", what)
         if temperatures is not None:
             await temperatures.close()
         if hashprice is not None:
