@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import httpx
 import pytest
 import yaml
 from braiins_support import FAST, fresh_host
@@ -137,6 +138,7 @@ async def test_run_sh_runs_the_addon_against_emulated_devices(image: Path, tmp_p
 
     plant = Plant(PlantConfig(), start_time=time.time())
     host = fresh_host()
+    panel_host = fresh_host()
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     try:
@@ -171,12 +173,16 @@ async def test_run_sh_runs_the_addon_against_emulated_devices(image: Path, tmp_p
                     "EDGE_MINING_OPTIONS": str(options_path),
                     "SUPERVISOR_TOKEN": TOKEN,
                     "SUPERVISOR_URL": fake_supervisor.url,
+                    # The ingress panel on loopback (in the image: every interface).
+                    "EDGE_MINING_INGRESS_HOST": panel_host,
                 }
-                seen = await run_and_watch(env, broker, tmp_path)
+                seen = await run_and_watch(env, broker, tmp_path, panel_host)
     finally:
         broker.close()
 
-    returncode, log, messages = seen
+    returncode, log, messages, panel_status = seen
+    # The panel is served, to the Supervisor's ingress proxy only: this test is not it.
+    assert panel_status == 403
     assert returncode == 0, log[-3000:]
     assert [r.path for r in requests] == ["/services/mqtt"]
     assert messages["addon_test/status"][0] == "online"
@@ -190,9 +196,10 @@ async def test_run_sh_runs_the_addon_against_emulated_devices(image: Path, tmp_p
 
 
 async def run_and_watch(
-    env: dict[str, str], broker: EmbeddedBroker, tmp_path: Path
-) -> tuple[int, str, dict[str, list[str]]]:
+    env: dict[str, str], broker: EmbeddedBroker, tmp_path: Path, panel_host: str
+) -> tuple[int, str, dict[str, list[str]], int | None]:
     messages: dict[str, list[str]] = {}
+    panel_status: int | None = None
     log_path = tmp_path / "addon.log"
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
@@ -223,6 +230,9 @@ async def run_and_watch(
                         break
                     await asyncio.sleep(0.2)
                 if process.returncode is None:
+                    async with httpx.AsyncClient() as http:
+                        panel = await http.get(f"http://{panel_host}:8099/", timeout=5)
+                        panel_status = panel.status_code
                     process.send_signal(signal.SIGTERM)
                 async with asyncio.timeout(30):
                     await process.wait()
@@ -233,4 +243,4 @@ async def run_and_watch(
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    return process.returncode or 0, log_path.read_text(errors="replace"), messages
+    return process.returncode or 0, log_path.read_text(errors="replace"), messages, panel_status

@@ -81,6 +81,7 @@ class WebPanel:
         self._networks = [
             ipaddress.ip_network(c, strict=False) for c in self.config.allowed_clients
         ]
+        self._refused: set[str] = set()  # addresses already logged (once each, bounded)
         self._token = (
             self.config.token.get_secret_value().encode() if self.config.token is not None else None
         )
@@ -180,9 +181,10 @@ class WebPanel:
     async def _guard_middleware(self, request: web.Request, handler: Handler) -> Any:
         if not self._client_allowed(request):
             peer = request.transport.get_extra_info("peername") if request.transport else None
-            log.warning(
-                "web panel: refused client %s (not in web.allowed_clients)", peer and peer[0]
-            )
+            address = str(peer[0]) if peer else "?"
+            if address not in self._refused and len(self._refused) < 100:
+                self._refused.add(address)
+                log.warning("web panel: refused client %s (not in web.allowed_clients)", address)
             raise web.HTTPForbidden(text="403: this address may not use the Edge Mining panel\n")
         if self._token is None:
             return await handler(request)
