@@ -50,6 +50,13 @@ def sim_site(tmp_path: Path) -> SiteConfig:
     return make_site(tmp_path / "state")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests in the browser run last: Playwright's sync API keeps its event loop marked as
+    running in the main thread while the browser is open, which the asyncio tests cannot share.
+    One browser then serves them all (``browser`` is session-scoped)."""
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def browser() -> Any:
     """Debian's chromium driven by Playwright, one per test session (``scripts/test`` installs

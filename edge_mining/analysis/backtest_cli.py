@@ -188,6 +188,7 @@ def main(args: argparse.Namespace) -> int:
             setup.prices,
             "Edge Mining backtest",
             lines,
+            baseline=result.baseline,
         )
         print(f"report: {path}", file=sys.stderr)
     return EXIT_OK

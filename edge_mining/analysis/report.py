@@ -1,21 +1,24 @@
-"""Console table and a self-contained HTML report (inline SVG, no plotting dependency).
+"""Console table and a self-contained HTML report.
 
-The HTML report shows, per policy: daily energy flows (mined, exported, imported), the daily
-SoC range, the miners' daily mean power, and cumulative BTC and revenue over the period.
+The HTML report is one file that opens offline: the charts are drawn by uPlot (the panel's
+chart library, vendored from npm under ``edge_mining/web/static/vendor``), inlined with the
+data (``report_data.py``) and the page's script. It leads with what a user decides on: the
+assumptions, then net gain versus exporting per policy; then monthly energy flows, a typical
+summer and winter day and the cumulative net gain.
 """
 
 from __future__ import annotations
 
 import html
-import math
+import json
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edge_mining.analysis.engine import Trace
 from edge_mining.analysis.kpis import Prices
+from edge_mining.analysis.report_data import report_data
 
 # (key, label, format) in display order.
 TABLE_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -75,71 +78,14 @@ def console_table(kpis: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------ svg
+# ----------------------------------------------------------------------------------- html
+
+STATIC = resources.files("edge_mining.web") / "static"
 
 
-def _daily(values: np.ndarray, per_day: int, how: str = "sum") -> np.ndarray:
-    days = math.ceil(len(values) / per_day)
-    padded = np.full(days * per_day, np.nan)
-    padded[: len(values)] = values
-    grid = padded.reshape(days, per_day)
-    if how == "sum":
-        return np.nansum(grid, axis=1)
-    if how == "min":
-        return np.nanmin(grid, axis=1)
-    if how == "max":
-        return np.nanmax(grid, axis=1)
-    return np.nanmean(grid, axis=1)
-
-
-def svg_lines(
-    title: str,
-    series: Sequence[tuple[str, np.ndarray, str]],
-    y_label: str,
-    width: int = 860,
-    height: int = 240,
-) -> str:
-    """A line chart of equally spaced series (x = index), as an SVG string."""
-    left, right, top, bottom = 60, 10, 28, 30
-    plot_w, plot_h = width - left - right, height - top - bottom
-    finite = [v[np.isfinite(v)] for _, v, _ in series if len(v)]
-    y_max = max((float(f.max()) for f in finite if len(f)), default=1.0) or 1.0
-    y_min = min((float(f.min()) for f in finite if len(f)), default=0.0)
-    y_min = min(0.0, y_min)
-    n = max((len(v) for _, v, _ in series), default=1)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-family="sans-serif" font-size="11">',
-        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
-        'stroke="#ccc"/>',
-    ]
-    for i in range(5):
-        value = y_min + (y_max - y_min) * i / 4
-        y = top + plot_h - plot_h * i / 4
-        parts.append(
-            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{value:,.3g}</text>'
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-        )
-    parts.append(
-        f'<text x="12" y="{top + plot_h / 2}" transform="rotate(-90 12 {top + plot_h / 2})" '
-        f'text-anchor="middle">{html.escape(y_label)}</text>'
-    )
-    for i, (name, values, colour) in enumerate(series):
-        if not len(values):
-            continue
-        xs = left + plot_w * np.arange(len(values)) / max(1, n - 1)
-        ys = top + plot_h - plot_h * (np.nan_to_num(values) - y_min) / (y_max - y_min or 1.0)
-        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
-        parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.3"/>'
-        )
-        parts.append(
-            f'<text x="{left + 8 + 110 * i}" y="{height - 8}" fill="{colour}">'
-            f"■ {html.escape(name)}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+def _inline_json(data: object) -> str:
+    """JSON safe inside a <script> element (no "</" can close it early)."""
+    return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 
 
 def write_html_report(
@@ -149,111 +95,33 @@ def write_html_report(
     prices: Prices,
     title: str,
     setup_lines: Sequence[str],
+    baseline: Trace | None = None,
 ) -> Path:
-    """Write ``index.html`` (and ``kpis.csv``) into ``directory``; return the HTML path."""
+    """Write ``index.html`` (one file: uPlot, the data and the page inline; opens offline) and
+    ``kpis.csv`` into ``directory``; return the HTML path."""
     directory.mkdir(parents=True, exist_ok=True)
-    any_trace = next(iter(traces.values()))
-    s = any_trace.scenario
-    per_day = max(1, round(86400.0 / s.step_s))
-    kwh = s.hours_per_step / 1000.0
-    sections = [
-        f"<h1>{html.escape(title)}</h1>",
-        "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in setup_lines) + "</ul>",
-        f"<pre>{html.escape(console_table(kpis))}</pre>",
-    ]
-
-    def colour(name: str) -> str:
-        return COLOURS.get(name, "#000")
-
-    charts = [
-        svg_lines(
-            "Mined energy per day",
-            [(n, _daily(t.miners_w * kwh, per_day), colour(n)) for n, t in traces.items()],
-            "kWh/day",
-        ),
-        svg_lines(
-            "Exported energy per day",
-            [(n, _daily(t.grid_export_w * kwh, per_day), colour(n)) for n, t in traces.items()],
-            "kWh/day",
-        ),
-        svg_lines(
-            "Imported energy per day",
-            [(n, _daily(t.grid_import_w * kwh, per_day), colour(n)) for n, t in traces.items()],
-            "kWh/day",
-        ),
-        svg_lines(
-            "Lowest SoC of each day",
-            [(n, _daily(t.soc_end_pct, per_day, "min"), colour(n)) for n, t in traces.items()],
-            "%",
-        ),
-        svg_lines(
-            "Miners' mean power per day",
-            [(n, _daily(t.miners_w, per_day, "mean"), colour(n)) for n, t in traces.items()],
-            "W",
-        ),
-        svg_lines(
-            "Cumulative BTC mined",
-            [
-                (
-                    n,
-                    np.cumsum(_daily(t.hashrate_ths, per_day))
-                    * s.step_s
-                    / 86400.0
-                    * prices.network.btc_per_th_day,
-                    colour(n),
-                )
-                for n, t in traces.items()
-            ],
-            "BTC",
-        ),
-        svg_lines(
-            f"Cumulative mining revenue ({prices.currency})",
-            [
-                (
-                    n,
-                    np.cumsum(_daily(t.hashrate_ths, per_day))
-                    * s.step_s
-                    / 86400.0
-                    * prices.network.btc_per_th_day
-                    * prices.network.btc_price,
-                    colour(n),
-                )
-                for n, t in traces.items()
-            ],
-            prices.currency,
-        ),
-    ]
-    # A week in detail (the sunniest week by PV): SoC and miner power per step.
-    week = min(7 * per_day, s.steps)
-    daily_pv = _daily(s.pv_w, per_day)
-    if len(daily_pv) >= 7:
-        first = int(np.argmax(np.convolve(daily_pv, np.ones(7), "valid"))) * per_day
-    else:
-        first = 0
-    window = slice(first, first + week)
-    charts.append(
-        svg_lines(
-            f"SoC, week from day {first // per_day + 1}",
-            [(n, t.soc_end_pct[window], colour(n)) for n, t in traces.items()],
-            "%",
-        )
-    )
-    charts.append(
-        svg_lines(
-            f"Miner power, week from day {first // per_day + 1}",
-            [(n, t.miners_w[window], colour(n)) for n, t in traces.items()]
-            + [("PV", s.pv_w[window], "#f2b705"), ("house", s.load_w[window], "#495057")],
-            "W",
-        )
-    )
-    sections += [f"<div>{chart}</div>" for chart in charts]
+    base = baseline if baseline is not None else traces.get("export")
+    if base is None:
+        raise ValueError("the report needs the export baseline's trace")
+    data = report_data(traces, kpis, prices, base, COLOURS)
+    data["title"] = title
+    data["assumptions"] = list(setup_lines)
+    data["table"] = console_table(kpis)
+    vendor = STATIC / "vendor"
     page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:900px}"
-        "pre{background:#f8f9fa;padding:1em}</style></head><body>"
-        + "\n".join(sections)
-        + "</body></html>"
+        f"<style>{(vendor / 'uPlot.min.css').read_text(encoding='utf-8')}</style>"
+        f"<style>{(STATIC / 'report.css').read_text(encoding='utf-8')}</style>"
+        "</head><body><main id='report'>"
+        f"<h1>{html.escape(title)}</h1>"
+        "<noscript>This report draws its charts with JavaScript.</noscript>"
+        "</main>"
+        f"<script type='application/json' id='report-data'>{_inline_json(data)}</script>"
+        f"<script>{(vendor / 'uPlot.iife.min.js').read_text(encoding='utf-8')}</script>"
+        f"<script>{(STATIC / 'report.js').read_text(encoding='utf-8')}</script>"
+        "</body></html>\n"
     )
     path = directory / "index.html"
     path.write_text(page, encoding="utf-8")

@@ -399,5 +399,6 @@
     route();
     connect();
   }
+  window.edgeMiningPanel = app; // for tests and the curious: the charts and the latest state
   start();
 })();
