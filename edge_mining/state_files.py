@@ -14,9 +14,11 @@ from datetime import datetime
 from pathlib import Path
 
 
-def write_json_atomic(path: Path, data: object) -> None:
+def write_json_atomic(path: Path, data: object, *, indent: int | None = 1) -> None:
+    """``indent=None`` writes compact JSON (large files such as the panel's history)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(data, indent=1, sort_keys=True)
+    separators = (",", ":") if indent is None else None
+    payload = json.dumps(data, indent=indent, sort_keys=True, separators=separators)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

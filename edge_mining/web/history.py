@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,7 +76,10 @@ class History:
     def __init__(self, miners: Iterable[str], state_dir: Path | None = None) -> None:
         self.miners = tuple(miners)
         self.path = None if state_dir is None else Path(state_dir) / HISTORY_FILE
-        self.rows: deque[dict[str, Any]] = deque(maxlen=MAX_ROWS)
+        # One array of doubles per quantity (NaN: unknown): a few hundred KiB for 48 hours.
+        self.columns: dict[str, array[float]] = {
+            key: array("d") for key in ("t", *SITE_COLUMNS, *self.miners)
+        }
         self.markers: deque[dict[str, Any]] = deque(maxlen=MAX_MARKERS)
         self.days: dict[str, DayTotals] = {}
         self._minute: _Minute | None = None
@@ -112,17 +116,31 @@ class History:
     def _close_minute(self) -> None:
         minute = self._minute
         assert minute is not None
-        row: dict[str, Any] = {"t": minute.start}
-        for key in (*SITE_COLUMNS, *self.miners):
-            row[key] = minute.mean(key)
-        self.rows.append(row)
+        self._append({"t": minute.start, **{k: minute.mean(k) for k in self._quantities()}})
         self._minute = None
         self.version += 1
         self._trim(minute.start)
 
+    def _quantities(self) -> tuple[str, ...]:
+        return (*SITE_COLUMNS, *self.miners)
+
+    def _append(self, row: Mapping[str, float | None]) -> None:
+        for key, column in self.columns.items():
+            value = row.get(key)
+            column.append(math.nan if value is None else float(value))
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns["t"])
+
     def _trim(self, now: float) -> None:
-        while self.rows and self.rows[0]["t"] < now - KEEP_S:
-            self.rows.popleft()
+        times = self.columns["t"]
+        drop = 0
+        while drop < len(times) and (times[drop] < now - KEEP_S or len(times) - drop > MAX_ROWS):
+            drop += 1
+        if drop:
+            for column in self.columns.values():
+                del column[:drop]
         while self.markers and self.markers[0]["t"] < now - KEEP_S:
             self.markers.popleft()
 
@@ -168,10 +186,7 @@ class History:
 
     def series(self) -> dict[str, Any]:
         """Columnar rows for the charts (null where unknown) and the markers."""
-        rows = list(self.rows)
-        columns: dict[str, list[Any]] = {"t": [row["t"] for row in rows]}
-        for key in (*SITE_COLUMNS, *self.miners):
-            columns[key] = [row.get(key) for row in rows]
+        columns = {key: _json_column(values) for key, values in self.columns.items()}
         return {
             "row_s": ROW_S,
             "miners": list(self.miners),
@@ -200,7 +215,7 @@ class History:
         return {
             "version": _FORMAT_VERSION,
             "miners": list(self.miners),
-            "rows": list(self.rows),
+            "columns": {key: _json_column(values) for key, values in self.columns.items()},
             "markers": list(self.markers),
             "days": {day: vars(totals) for day, totals in self.days.items()},
         }
@@ -216,7 +231,8 @@ class History:
         try:
             self._restore(json.loads(text))
         except (ValueError, TypeError, KeyError, AttributeError) as error:
-            self.rows.clear()
+            for column in self.columns.values():
+                del column[:]
             self.markers.clear()
             self.days.clear()
             aside = move_aside(self.path)
@@ -225,13 +241,16 @@ class History:
     def _restore(self, data: Mapping[str, Any]) -> None:
         if data.get("version") != _FORMAT_VERSION:
             raise ValueError(f"unknown format version {data.get('version')!r}")
-        keys = (*SITE_COLUMNS, *self.miners)
-        for row in data["rows"][-MAX_ROWS:]:
-            restored: dict[str, Any] = {"t": float(row["t"])}
-            for key in keys:
-                value = row.get(key)
-                restored[key] = None if value is None else float(value)
-            self.rows.append(restored)
+        columns = data["columns"]
+        times = [float(t) for t in columns["t"]][-MAX_ROWS:]
+        restored = {"t": times}
+        for key in self._quantities():
+            values = columns.get(key) or [None] * len(columns["t"])  # a miner added since
+            if len(values) != len(columns["t"]):
+                raise ValueError(f"column {key!r} has {len(values)} values, not {len(times)}")
+            restored[key] = [None if v is None else float(v) for v in values][-MAX_ROWS:]
+        for i in range(len(times)):
+            self._append({key: values[i] for key, values in restored.items()})
         for marker in data["markers"][-MAX_MARKERS:]:
             self.markers.append(
                 {
@@ -248,4 +267,9 @@ class History:
 
     def save(self) -> None:
         if self.path is not None:
-            write_json_atomic(self.path, self.to_json())
+            write_json_atomic(self.path, self.to_json(), indent=None)
+
+
+def _json_column(values: array[float]) -> list[float | None]:
+    """A column as JSON numbers, NaN (unknown) as null, one decimal."""
+    return [None if math.isnan(v) else round(v, 1) for v in values]

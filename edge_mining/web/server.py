@@ -23,6 +23,7 @@ command passes. Live values reach the page as server-sent events (``api/events``
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hmac
 import ipaddress
 import json
@@ -89,6 +90,7 @@ class WebPanel:
         self._closing = asyncio.Event()
         self._latest: SiteState | None = None
         self._encoded: tuple[int, str] | None = None
+        self._history_cache: tuple[int, bytes, bytes] | None = None
         self._generation = 0
         self._last_save = time.monotonic()
         self.commands_applied = 0
@@ -244,7 +246,20 @@ class WebPanel:
         return response
 
     async def _history(self, request: web.Request) -> web.Response:
-        return self._json(self.history.series())
+        # Encoded (and compressed) once per change, whoever asks: it is the largest answer.
+        cached = self._history_cache
+        if cached is None or cached[0] != self.history.version:
+            raw = json.dumps(self.history.series(), separators=(",", ":")).encode()
+            cached = self._history_cache = (self.history.version, raw, gzip.compress(raw, 6))
+        _, raw, packed = cached
+        response = web.Response(content_type="application/json")
+        response.headers["Vary"] = "Accept-Encoding"
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.body = packed
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response.body = raw
+        return response
 
     def _json(self, data: Any) -> web.Response:
         response = web.json_response(data, dumps=lambda d: json.dumps(d, separators=(",", ":")))
