@@ -39,6 +39,7 @@ NOT_RUN = {"./scripts/test": "runs this very test suite (it is what runs this te
 SERVING: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"^\./scripts/demo(\s+#.*)?$"), re.compile(r"\bPV\b.*\bkW\b")),
     (re.compile(r"^edge-mining run\b"), re.compile(r"edge-mining running")),
+    (re.compile(r"^edge-mining demo --web [^#]*(\s+#.*)?$"), re.compile(r"\bPV\b.*\bkW\b")),
 ]
 COMMAND_TIMEOUT_S = 300.0  # the first ./scripts/demo installs the package (pip)
 READY_TIMEOUT_S = 120.0
