@@ -230,6 +230,7 @@ def setup_web(args: argparse.Namespace, site: SiteConfig) -> SiteConfig:
     token: ``EDGE_MINING_WEB_TOKEN``, else a random one, printed in the panel's address."""
     import os
     import secrets
+    import socket
 
     from edge_mining.config import WebConfig, is_loopback_host
     from edge_mining.web.address import parse_listen_address
@@ -238,6 +239,17 @@ def setup_web(args: argparse.Namespace, site: SiteConfig) -> SiteConfig:
         host, port = parse_listen_address(args.web)
     except ValueError as error:
         raise DemoOptionUnavailable(f"--web: {error}") from None
+    # Asked for explicitly: a port already taken stops the demo (the daemon itself would go on
+    # without its panel and only log it).
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        raise DemoOptionUnavailable(
+            f"--web: cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
     token = None
     if not is_loopback_host(host):
         token = os.environ.get("EDGE_MINING_WEB_TOKEN") or secrets.token_urlsafe(18)

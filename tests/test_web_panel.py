@@ -203,3 +203,31 @@ def test_a_client_address_that_is_not_allowed_gets_403(watched, panel) -> None:
     # The same request through the allowed proxy is served.
     response = watched.page.goto(panel.ingress_url)
     assert response is not None and response.status == 200
+
+
+def test_decision_markers_show_their_reason_on_hover(watched, panel) -> None:
+    watched.open(panel.url, "history")
+    page = watched.page
+    page.wait_for_function(
+        "() => window.edgeMiningPanel.history.markers.length > 0", timeout=30_000
+    )
+    # Where the latest decision's triangle is drawn, in page coordinates.
+    point = page.evaluate(
+        """() => {
+            const app = window.edgeMiningPanel, u = app.charts.power;
+            // The newest decision inside the chart (the minute being built is not drawn yet).
+            const shown = app.history.markers.filter(
+                m => m.t >= u.scales.x.min && m.t <= u.scales.x.max);
+            const marker = shown[shown.length - 1];
+            const box = u.over.getBoundingClientRect();
+            return {x: box.left + u.valToPos(marker.t, "x"), y: box.top + 20,
+                    commands: marker.commands};
+        }"""
+    )
+    page.mouse.move(point["x"], point["y"])
+    tip = page.locator("#marker-tip")
+    tip.wait_for(state="visible")
+    assert point["commands"][0] in tip.text_content()
+    page.mouse.move(5, 5)
+    tip.wait_for(state="hidden")
+    assert watched.errors == []

@@ -313,3 +313,49 @@ def test_listen_addresses() -> None:
     for bad in ("127.0.0.1:x", ":80", "::1:80", "host:70000"):
         with pytest.raises(ValueError):
             parse_listen_address(bad)
+
+
+def test_a_plan_is_read_from_what_the_planner_offers() -> None:
+    from dataclasses import dataclass
+
+    from edge_mining.web.documents import plan_document
+
+    @dataclass
+    class Step:
+        start: float
+        mining_w: float
+        soc_pct: float
+
+    @dataclass
+    class Plan:
+        steps: tuple[Step, ...]
+        summary: str
+
+    plan = Plan((Step(0.0, 1500.0, 80.0), Step(900.0, 0.0, 75.5)), "2.4 kWh from the battery")
+    assert plan_document(plan) == {
+        "steps": [
+            {"t": 0.0, "mining_w": 1500.0, "soc": 80.0},
+            {"t": 900.0, "mining_w": 0.0, "soc": 75.5},
+        ],
+        "summary": "2.4 kWh from the battery",
+    }
+    assert plan_document({"steps": [{"time": 5, "power_w": 10}]}) == {
+        "steps": [{"t": 5.0, "mining_w": 10.0}],
+        "summary": None,
+    }
+    assert plan_document(None) is None
+    assert plan_document({"steps": []}) is None
+    assert plan_document(object()) is None
+
+
+def test_demo_web_on_a_taken_port_exits_2(capsys) -> None:
+    import socket
+
+    from edge_mining.cli import main
+
+    host = fresh_host()
+    with socket.socket() as taken:
+        taken.bind((host, 8099))
+        taken.listen()
+        assert main(["demo", "--web", f"{host}:8099", "--duration", "1"]) == 2
+    assert "--web: cannot listen on" in capsys.readouterr().err

@@ -61,7 +61,10 @@
     const wanted = location.hash.replace("#", "");
     app.page = PAGES.includes(wanted) ? wanted : "now";
     for (const page of PAGES) $(`page-${page}`).hidden = page !== app.page;
-    for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.dataset.page === app.page);
+    for (const a of document.querySelectorAll("#tabs a")) {
+      a.classList.toggle("active", a.dataset.page === app.page);
+      if (a.dataset.page === app.page) a.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
     render();
     window.dispatchEvent(new Event("resize"));
   }
