@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge_mining.model import HashrateCurve, Mode
+from edge_mining.model import HashrateCurve, Mode, PowerLevel
 
 ADDON_OPTIONS_PATH = Path("/data/options.json")
 
@@ -171,6 +171,14 @@ class CurvePoint(_Section):
     hashrate_ths: float = Field(ge=0, allow_inf_nan=False)
 
 
+class LevelConfig(_Section):
+    """One of the discrete power levels of a miner (a work mode, profile or preset)."""
+
+    name: str = Field(min_length=1, max_length=40)
+    power_w: float = Field(gt=0, allow_inf_nan=False)
+    hashrate_ths: float = Field(gt=0, allow_inf_nan=False)
+
+
 class MinerConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
     driver: Literal[
@@ -200,6 +208,13 @@ class MinerConfig(_Section):
     # the miner's own profile when its firmware publishes one (BraiinsOS), else the nominal
     # J/TH at every power. An empty list is the same as none (the add-on's form).
     efficiency_curve: list[CurvePoint] | None = Field(None, max_length=64)
+    # A miner whose power is one of a few levels (work modes, profiles, presets), ascending
+    # power. None: the levels its driver reports (Avalon, Bitaxe, LuxOS, stock Antminer,
+    # Whatsminer), if any. An empty list is the same as none.
+    levels: list[LevelConfig] | None = Field(None, max_length=32)
+    # After a level change the miner keeps its level at least this long (anti-flapping; a
+    # level change may cost a ramp or a restart).
+    level_dwell_s: float = Field(300.0, ge=0, allow_inf_nan=False)
     # Smart plug (driver: smartplug): a Home Assistant switch or an MQTT command topic.
     switch_entity: str | None = None
     power_entity: str | None = None
@@ -235,6 +250,16 @@ class MinerConfig(_Section):
                 self.configured_curve()
             except ValueError as error:
                 raise ValueError(f"efficiency_curve: {error}") from None
+        if self.levels:
+            names = [level.name for level in self.levels]
+            if len(set(names)) != len(names):
+                raise ValueError("levels: two levels have the same name")
+            if not self.power_target:
+                raise ValueError("levels: a miner with levels takes a power target")
+            try:
+                self.levels_curve()
+            except ValueError as error:
+                raise ValueError(f"levels: {error}") from None
         return self
 
     @property
@@ -248,6 +273,22 @@ class MinerConfig(_Section):
         points = tuple((p.power_w, p.hashrate_ths) for p in self.efficiency_curve)
         return HashrateCurve(points, source="config")
 
+    def power_levels(self) -> tuple[PowerLevel, ...]:
+        """The configured levels, lowest power first (empty: none configured)."""
+        return tuple(
+            sorted(
+                (PowerLevel(lv.name, lv.power_w, lv.hashrate_ths) for lv in self.levels or ()),
+                key=lambda lv: lv.power_w,
+            )
+        )
+
+    def levels_curve(self) -> HashrateCurve | None:
+        """The curve through the configured levels (a point per level), if any."""
+        levels = self.power_levels()
+        if not levels:
+            return None
+        return HashrateCurve(tuple((lv.power_w, lv.hashrate_ths) for lv in levels), "levels")
+
     def nominal_curve(self) -> HashrateCurve:
         """The nominal J/TH over the miner's power range (on/off miners: one point)."""
         if not self.power_target:
@@ -258,8 +299,9 @@ class MinerConfig(_Section):
         )
 
     def curve(self) -> HashrateCurve:
-        """The curve the controller starts from: the configured one, else the nominal one."""
-        return self.configured_curve() or self.nominal_curve()
+        """The curve the controller starts from: the configured one, else the one through the
+        configured levels, else the nominal one."""
+        return self.configured_curve() or self.levels_curve() or self.nominal_curve()
 
 
 # ------------------------------------------------------------------------------- control

@@ -27,7 +27,10 @@ after those with one, most efficient J/TH first):
    power of worse miners: they stop and it takes their power in the same tick.
 3. *Follow*: running power-target miners share what is left by marginal hashrate per watt
    (each miner's efficiency curve: the next watt goes where it buys the most hashrate; with
-   equal rates, in fill order), each up to its max, through the rate-limited follower.
+   equal rates, in fill order), each up to its max, through the rate-limited follower. A
+   miner with power levels takes its steps whole (level to next level) in that sharing, and
+   runs at the highest level its share fits, with a dwell per level and hysteresis
+   (:mod:`edge_mining.control.levels`).
 
 A miner in a heating zone that wants heat may also spend its zone's budget after the shared
 pool. A miner failing the economics gate may not use the shared pool at all.
@@ -39,11 +42,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edge_mining.config import ControlConfig, MinerConfig
+from edge_mining.control import levels as level_rules
 from edge_mining.control.following import next_target
 from edge_mining.control.heating import ZoneBudget
 from edge_mining.control.memory import MinerMemory
 from edge_mining.control.timers import elapsed
-from edge_mining.model import MinerState
+from edge_mining.model import MinerState, PowerLevel
 
 # A handover must raise the hashrate by at least this fraction (hysteresis against churn).
 HANDOVER_MIN_GAIN = 0.2
@@ -88,6 +92,8 @@ class Candidate:
     boost_w: float = 0.0
     # The successor this miner stops for, now that it runs.
     handed_to: MinerMemory | None = None
+    # A level miner's levels inside [low_w, high_w], lowest first (empty: continuous).
+    levels: tuple[PowerLevel, ...] = ()
 
 
 @dataclass(slots=True)
@@ -334,21 +340,33 @@ def _hand_over(
 
 def _water_fill(followers: Sequence[Candidate], free_w: float) -> dict[int, float]:
     """Share ``free_w`` above each follower's minimum by marginal hashrate per watt: curve
-    segments in falling order of slope (ties in fill order), each up to the miner's max."""
-    pieces: list[tuple[float, int, int, float]] = []
+    segments in falling order of slope (ties in fill order), each up to the miner's max. A
+    level miner's segments are its steps from level to level, taken whole and in order."""
+    pieces: list[tuple[float, int, int, int, float, bool]] = []
     for order, c in enumerate(followers):
         curve = c.memory.curve
-        edges = [c.low_w] + [w for w, _ in curve.points if c.low_w < w < c.high_w] + [c.high_w]
-        for a, b in zip(edges, edges[1:], strict=False):
+        if c.levels:
+            edges = [lv.power_w for lv in c.levels]
+        else:
+            inner = [w for w, _ in curve.points if c.low_w < w < c.high_w]
+            edges = [c.low_w, *inner, c.high_w]
+        for index, (a, b) in enumerate(zip(edges, edges[1:], strict=False)):
             if b > a:
                 slope = (curve.hashrate_at(b) - curve.hashrate_at(a)) / (b - a)
-                pieces.append((-slope, order, id(c), b - a))
-    pieces.sort(key=lambda p: (p[0], p[1]))
+                pieces.append((-slope, order, index, id(c), b - a, bool(c.levels)))
+    pieces.sort(key=lambda p: (p[0], p[1], p[2]))
     extra: dict[int, float] = {id(c): 0.0 for c in followers}
+    taken: dict[int, int] = {}  # a level miner's steps taken so far (they go in order)
+    blocked: set[int] = set()
     left = max(0.0, free_w)
-    for _, _, key, width in pieces:
+    for _, _, index, key, width, whole in pieces:
         if left <= 0:
             break
+        if whole:
+            if key in blocked or taken.get(key, 0) != index or width > left + 1e-9:
+                blocked.add(key)
+                continue
+            taken[key] = index + 1
         take = min(width, left)
         extra[key] += take
         left -= take
@@ -366,6 +384,9 @@ def _follow(c: Candidate, pools: Pools, s: Situation, share_w: float | None = No
     else:
         extra = min(c.high_w - c.low_w, max(0.0, share_w))
     desired = c.low_w + extra
+    if c.levels:
+        _follow_levels(c, pools, s, desired)
+        return
     if c.new_start:
         target = min(desired, c.low_w + control.power_step_w)
     else:
@@ -383,6 +404,34 @@ def _follow(c: Candidate, pools: Pools, s: Situation, share_w: float | None = No
             target = max(target, min(desired, current + c.boost_w))
     c.target_w = target
     pools.take(c, max(desired, target) - c.low_w, pools.keep_w)
+
+
+def _follow_levels(c: Candidate, pools: Pools, s: Situation, desired: float) -> None:
+    """A level miner runs at the highest level its share fits (dwell and hysteresis)."""
+    memory = c.memory
+    available = c.low_w + max(0.0, pools.free(c, pools.keep_w))
+    if c.new_start:
+        # Started at the level that fits a first step, like a continuous miner's ramp.
+        level = level_rules.highest_fitting(
+            c.levels, min(desired, c.low_w + s.control.power_step_w)
+        )
+        why = f"level {level.name} ({level.power_w:.0f} W)"
+    else:
+        current = level_rules.current_level(c.levels, c.state.level, memory.target_w)
+        step = level_rules.choose(
+            c.levels,
+            desired_w=desired,
+            available_w=available,
+            current=current,
+            since_change_s=elapsed(memory.target_changed_at, s.now),
+            dwell_s=memory.config.level_dwell_s,
+            control=s.control,
+            urgent=s.floor_breached,
+        )
+        level, why = step.level, step.reason
+    c.target_w = level.power_w
+    c.reason = f"{c.reason}; {why}"
+    pools.take(c, level.power_w - c.low_w, pools.keep_w)
 
 
 def allocate(candidates: Sequence[Candidate], pools: Pools, situation: Situation) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from edge_mining.config import ControlConfig, EconomicsConfig, HeatingConfig, MinerConfig
+from edge_mining.control import levels as level_rules
 from edge_mining.control.allocation import (
     HANDOVER_REST_S,
     Candidate,
@@ -50,7 +51,16 @@ from edge_mining.control.surplus import (
     probe_backoff_s,
 )
 from edge_mining.control.timers import utc_day
-from edge_mining.model import Action, Command, Decision, MinerState, MinerStatus, Mode, Snapshot
+from edge_mining.model import (
+    Action,
+    Command,
+    Decision,
+    MinerState,
+    MinerStatus,
+    Mode,
+    PowerLevel,
+    Snapshot,
+)
 
 _ACTION_ORDER = {Action.STOP: 0, Action.SET_POWER: 1, Action.START: 2}
 
@@ -246,6 +256,10 @@ class Controller:
                 fixed.append((memory, state, running, target, reason))
                 continue
             low, high = target_limits(memory.config, state)
+            levels: tuple[PowerLevel, ...] = ()
+            if memory.levels and memory.config.power_target:
+                levels = level_rules.within(memory.levels, low, high)
+                low, high = levels[0].power_w, levels[-1].power_w
             heat = self._heat.wants_heat(memory.name)
             zone_name = self._heat.zone_of.get(memory.name)
             candidates.append(
@@ -254,6 +268,7 @@ class Controller:
                     state=state,
                     low_w=low,
                     high_w=high,
+                    levels=levels,
                     claim_w=low if memory.config.power_target else memory.config.nominal_power_w,
                     gated=exportable
                     and not beats_export(

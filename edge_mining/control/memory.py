@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from edge_mining.config import MinerConfig
 from edge_mining.control.timers import DailyCounter, HoldTimer
-from edge_mining.model import Action, HashrateCurve, MinerState
+from edge_mining.model import Action, HashrateCurve, MinerState, PowerLevel
 
 
 @dataclass(slots=True)
@@ -58,9 +58,13 @@ class MinerMemory:
     # Hashrate against power: the configured curve, else the miner's own profile once it
     # reports one, else the nominal J/TH.
     curve: HashrateCurve = field(init=False)
+    # A level miner's levels, lowest first: the configured ones, else those its driver
+    # reports (then they also make its curve, unless a curve is configured).
+    levels: tuple[PowerLevel, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.curve = self.config.curve()
+        self.levels = self.config.power_levels()
 
     @property
     def name(self) -> str:
@@ -69,8 +73,24 @@ class MinerMemory:
     def hashrate_at(self, power_w: float) -> float:
         return self.curve.hashrate_at(power_w)
 
+    def learn_levels(self, state: MinerState) -> None:
+        """Take the levels the miner reports, when none are configured."""
+        if self.config.levels or not state.levels or not self.config.power_target:
+            return
+        reported = tuple(sorted(state.levels, key=lambda lv: lv.power_w))
+        if reported == self.levels:
+            return
+        self.levels = reported
+        if self.config.configured_curve() is None:
+            try:
+                points = tuple((lv.power_w, lv.hashrate_ths) for lv in reported)
+                self.curve = HashrateCurve(points, source="reported levels")
+            except ValueError:
+                pass  # levels that make no curve (equal powers): keep the nominal one
+
     def observe(self, state: MinerState, now: float) -> None:
         """Reconcile the intent with this tick's telemetry."""
+        self.learn_levels(state)
         running = state.status.is_running
         if self.intent is None:
             self.intent = running

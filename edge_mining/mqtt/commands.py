@@ -22,6 +22,7 @@ from edge_mining.model import MinerState, Mode
 from edge_mining.mqtt.entities import (
     CONTROL_FIELDS,
     MINER_CONTROL_OPTIONS,
+    miner_levels,
     power_target_range,
 )
 from edge_mining.mqtt.topics import CONTROLLER, miner_name
@@ -152,6 +153,14 @@ def parse_command(
     if key == "control":
         option = _option(_text(payload), MINER_CONTROL_OPTIONS)
         return ReleaseMiner(name) if option == "auto" else HoldMiner(name)
+    if key == "level" and miner.power_target:
+        levels = miner_levels(miner, miner_states.get(name))
+        wanted = _text(payload).strip()
+        for level in levels:
+            if level.name == wanted:
+                return SetMinerPower(name, level.power_w)
+        names = ", ".join(level.name for level in levels) or "none"
+        raise CommandError(f"{_shown(wanted)} is not one of {name}'s levels ({names})")
     if key == "power_target" and miner.power_target:
         state = miner_states.get(name)
         low, high = power_target_range(

@@ -29,6 +29,7 @@ from edge_mining.mqtt.entities import (
     controller_entities,
     energy_entities,
     miner_entities,
+    miner_levels,
 )
 from edge_mining.mqtt.topics import CONTROLLER, ENERGY, Topics, miner_device
 
@@ -114,7 +115,8 @@ def miner_device_spec(miner: MinerConfig, topics: Topics, state: MinerState | No
         info["sn"] = state.serial
     target_min = state.target_min_w if state else None
     target_max = state.target_max_w if state else None
-    return DeviceSpec(device, info, miner_entities(miner, target_min, target_max))
+    levels = tuple(level.name for level in miner_levels(miner, state))
+    return DeviceSpec(device, info, miner_entities(miner, target_min, target_max, levels))
 
 
 def site_devices(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_mining.config import ControlConfig, MinerConfig, SiteConfig
-from edge_mining.model import MinerStatus, Mode
+from edge_mining.model import MinerState, MinerStatus, Mode, PowerLevel
 
 SENSOR = "sensor"
 SWITCH = "switch"
@@ -190,16 +190,32 @@ def power_target_range(
 POWER_TARGET_STEP_W = 1.0
 
 
+def miner_levels(miner: MinerConfig, state: MinerState | None) -> tuple[PowerLevel, ...]:
+    """A level miner's levels: the configured ones, else those it reports (empty: none)."""
+    if not miner.power_target:
+        return ()
+    return miner.power_levels() or (state.levels if state else ())
+
+
 def miner_entities(
-    miner: MinerConfig, target_min_w: float | None = None, target_max_w: float | None = None
+    miner: MinerConfig,
+    target_min_w: float | None = None,
+    target_max_w: float | None = None,
+    levels: tuple[str, ...] = (),
 ) -> tuple[EntitySpec, ...]:
+    """A miner's entities; a miner with power ``levels`` gets a select of them instead of a
+    power-target number."""
     entities = [
         EntitySpec("mining", SWITCH, "Mining", icon="mdi:pickaxe"),
         EntitySpec(
             "control", SELECT, "Control", options=MINER_CONTROL_OPTIONS, icon="mdi:account-hard-hat"
         ),
     ]
-    if miner.power_target:
+    if miner.power_target and levels:
+        entities.append(
+            EntitySpec("level", SELECT, "Power level", options=levels, icon="mdi:speedometer")
+        )
+    elif miner.power_target:
         low, high = power_target_range(miner, target_min_w, target_max_w)
         entities.append(
             EntitySpec(

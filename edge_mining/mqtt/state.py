@@ -40,7 +40,15 @@ def discovery_key(site: SiteConfig, miners: Mapping[str, MinerState | None]) -> 
     for miner in site.miners:
         s = miners.get(miner.name)
         key.append(
-            (miner.name, s.model, s.firmware, s.serial, s.target_min_w, s.target_max_w)
+            (
+                miner.name,
+                s.model,
+                s.firmware,
+                s.serial,
+                s.target_min_w,
+                s.target_max_w,
+                tuple(level.name for level in s.levels),
+            )
             if s
             else (miner.name,)
         )
@@ -102,6 +110,7 @@ def miner_document(state: SiteState, name: str) -> dict[str, Any]:
         "mining": bool(s and s.status.is_running),
         "control": "manual" if name in state.manual_miners else "auto",
         "power_target": _round(s.power_target_w, 0) if s else None,
+        "level": s.level if s else None,
         "status": s.status.value if s else None,
         "hashrate": _round(s.hashrate_ths, 3) if s else None,
         "power": _round(s.power_w, 1) if s else None,
