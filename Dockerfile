@@ -1,10 +1,10 @@
-# Edge Mining, Home Assistant add-on image.
-# The Supervisor passes BUILD_FROM (from build.yaml), BUILD_ARCH and BUILD_VERSION; the defaults
-# below let `docker build .` produce the amd64 image by hand.
-ARG BUILD_FROM=ghcr.io/home-assistant/amd64-base-python:3.13-alpine3.23
-FROM ${BUILD_FROM}
+# Edge Mining, Home Assistant app (add-on) image.
+# One multi-arch base image (amd64 and arm64): Docker takes the variant of the machine that
+# builds it, so a Raspberry Pi builds an arm64 image. The Dockerfile is the single source of
+# the build (build.yaml is deprecated since Supervisor 2026.04); `docker build .` works as is.
+# tests/test_addon_wheels.py checks that every pin has a musllinux wheel for this Python.
+FROM ghcr.io/home-assistant/base-python:3.13-alpine3.24
 
-ARG BUILD_ARCH=amd64
 ARG BUILD_VERSION=0.1.0
 
 # The package and every dependency, pinned (pyproject.toml pins the direct ones,
@@ -25,6 +25,6 @@ LABEL \
     io.hass.description="Surplus solar energy into bitcoin mining and heat" \
     io.hass.type="addon" \
     io.hass.version="${BUILD_VERSION}" \
-    io.hass.arch="${BUILD_ARCH}"
+    io.hass.arch="aarch64|amd64"
 
 CMD ["/run.sh"]

@@ -145,12 +145,10 @@ def test_versions_are_equal_everywhere() -> None:
 
 def test_architectures_are_the_supported_64_bit_ones() -> None:
     assert set(CONFIG["arch"]) == ALLOWED_ARCHS
-    build = yaml.safe_load((ROOT / "build.yaml").read_text(encoding="utf-8"))
-    assert set(build["build_from"]) == ALLOWED_ARCHS
-    for arch, image in build["build_from"].items():
-        assert re.fullmatch(
-            rf"ghcr\.io/home-assistant/{arch}-base-python:3\.1[1-9]-alpine3\.\d+", image
-        ), image
+    # build.yaml is deprecated (Supervisor 2026.04 no longer passes BUILD_FROM from it): the
+    # Dockerfile names one multi-arch base image that serves every architecture.
+    assert not (ROOT / "build.yaml").exists()
+    assert not (ROOT / "build.json").exists()
 
 
 def test_no_key_is_set_to_its_default() -> None:
@@ -402,8 +400,13 @@ def test_run_sh_passes_shellcheck() -> None:
 
 def test_dockerfile_builds_from_the_base_python_image_with_pins_and_labels() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"^ARG BUILD_FROM=ghcr\.io/home-assistant/amd64-base-python:\S+$", text, re.M)
-    assert re.search(r"^FROM \$\{BUILD_FROM\}$", text, re.M)
+    froms = re.findall(r"^FROM (\S+)$", text, re.M)
+    # One explicit multi-arch base (no per-architecture prefix, no BUILD_FROM to fall back on).
+    assert len(froms) == 1, froms
+    assert re.fullmatch(r"ghcr\.io/home-assistant/base-python:3\.1[1-9]-alpine3\.\d+", froms[0])
+    assert "BUILD_FROM" not in text and "amd64-base" not in text
+    arches = re.search(r'io\.hass\.arch="([^"]+)"', text)
+    assert arches is not None and set(arches.group(1).split("|")) == set(CONFIG["arch"])
     for label in ("io.hass.type", "io.hass.version", "io.hass.arch"):
         assert f"{label}=" in text
     assert 'io.hass.type="addon"' in text
