@@ -192,6 +192,12 @@ async def test_run_sh_runs_the_addon_against_emulated_devices(image: Path, tmp_p
     assert energy["battery_soc"] is not None and energy["pv_power"] is not None
     assert any(t.startswith("addon_test/miner/s19/") for t in messages)
     assert "broker-secret" not in log and "miner-secret" not in log
+    assert TOKEN not in log
+    # The log starts with the banner: version, energy source, miners, broker and its origin.
+    banner = next(line for line in log.splitlines() if "edge-mining 0.1.0 starting" in line)
+    assert f"energy from SolarEdge at {inverter.host}:{inverter.port}" in banner
+    assert f"miners: s19 (braiins {host}, 1000-3300 W)" in banner
+    assert f"MQTT broker {broker.host}:{broker.port} (from the Supervisor)" in banner
     assert (data_dir / "counters.json").exists()  # state persists in /data
 
 

@@ -161,22 +161,28 @@ async def serve(
 def run_command(args: argparse.Namespace) -> int:
     """``edge-mining run --config FILE`` or ``edge-mining run --addon``."""
     from edge_mining.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, print_config_problems
+    from edge_mining.service.banner import ChangeLog, banner
 
     try:
         if getattr(args, "addon", False):
             # The add-on's form offers every energy source's fields; keep the chosen type's.
             from edge_mining.addon.options import load_addon_site
 
-            site = addon_site_hook(load_addon_site(args.options or ADDON_OPTIONS_PATH))
+            options = load_addon_site(args.options or ADDON_OPTIONS_PATH)
+            site = addon_site_hook(options)
+            supervised = bool(site.mqtt.host) and not options.mqtt.host
+            origin = "from the Supervisor" if supervised else "from the options"
         else:
             site = load_config(args.config)
+            origin = f"from {args.config}"
     except ConfigError as error:
         print_config_problems(error.problems)
         return EXIT_CONFIG
     if getattr(args, "log_level", None) is None:
         logging.getLogger().setLevel(site.log_level.upper())
+    log.info("%s", banner(site, broker_origin=origin))
     try:
-        asyncio.run(serve(site))
+        asyncio.run(serve(site, on_daemon=lambda daemon: daemon.add_listener(ChangeLog())))
     except ConfigError as error:
         print_config_problems(error.problems)
         return EXIT_CONFIG
