@@ -51,6 +51,8 @@ def simulated_miner(miner: MinerConfig) -> MinerConfig:
         nominal_power_w=miner.nominal_power_w,
         power_target=miner.power_target,
         efficiency_curve=miner.efficiency_curve,
+        levels=miner.levels,
+        level_dwell_s=miner.level_dwell_s,
     )
 
 

@@ -44,6 +44,7 @@ def test_every_example_becomes_a_site_with_nothing_real_in_it(tmp_path):
             assert after.nominal_hashrate_ths == before.nominal_hashrate_ths
             assert after.priority == before.priority
             assert after.efficiency_curve == before.efficiency_curve
+            assert after.levels == before.levels and after.level_dwell_s == before.level_dwell_s
         assert site.control == original.control
         dumped = json.dumps(site.model_dump(mode="json"))
         for fragment in ("192.168.", "sensor.", "/dev/tty", "s3cret"):
