@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edge-mining {__version__}")
     parser.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], default=None,
-        help="default: info (the demo: warning; a site file's log_level wins for run)",
+        help="default: the site's log_level for run, warning for the demo, info otherwise",
     )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)

@@ -281,6 +281,7 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="edge-mining-demo-") as scratch:
         state_dir = args.state_dir if args.state_dir is not None else Path(scratch)
+        notes: list[str] = []
         try:
             if args.config is None:
                 site = demo_site(state_dir)
@@ -289,17 +290,19 @@ def main(args: argparse.Namespace) -> int:
 
                 shape = simulated_shape(load_config(args.config), state_dir)
                 site = shape.site
-                print(f"demo of {args.config}: " + "; ".join(shape.notes), flush=True)
+                notes = [f"demo of {args.config}: " + "; ".join(shape.notes)]
         except ConfigError as error:
             from edge_mining.cli import print_config_problems
 
             print_config_problems(error.problems)
             return 2
         clock = ScaledClock(start=demo_start(args.start_hour), speed=args.speed)
-        return asyncio.run(_run(args, site, clock))
+        return asyncio.run(_run(args, site, clock, notes))
 
 
-async def _run(args: argparse.Namespace, site: SiteConfig, clock: ScaledClock) -> int:
+async def _run(
+    args: argparse.Namespace, site: SiteConfig, clock: ScaledClock, notes: list[str]
+) -> int:
     from edge_mining.cli import print_config_problems
     from edge_mining.devices.factory import build_plant, needs_plant
     from edge_mining.service import serve
@@ -325,9 +328,9 @@ async def _run(args: argparse.Namespace, site: SiteConfig, clock: ScaledClock) -
         console = LiveConsole(currency=currency) if live else PlainConsole(currency=currency)
         stack.callback(console.close)
         console.header(
-            header_lines(site.name, len(site.miners), clock.speed, clock.now(), args.duration)
+            header_lines(site.name, len(site.miners), clock.speed, clock.now(), args.duration),
+            notes,
         )
-        console.note("battery + charging / - discharging; grid + import / - export")
         stop = asyncio.Event()
         if args.duration:
             asyncio.get_running_loop().call_later(args.duration, stop.set)

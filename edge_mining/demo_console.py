@@ -12,6 +12,8 @@ Sign conventions follow ``model.py``: battery power > 0 charging, grid power > 0
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 from collections import deque
@@ -26,6 +28,7 @@ LINE_EVERY_SIM_S = 60.0
 LINE_EVERY_WALL_S = 0.5
 LIVE_REFRESH_S = 0.25
 INDENT = " " * 9  # under the "HH:MM:SS " stamp
+LEGEND = "battery + charging / - discharging; grid + import / - export"
 
 
 def stamp(epoch: float) -> str:
@@ -157,20 +160,31 @@ class PlainConsole:
         self._last_wall = 0.0
         self._last_decision: Decision | None = None
         self.daemon: Any = None
+        self.reader_gone = False
 
     def attach(self, daemon: Any) -> None:
         self.daemon = daemon
         daemon.add_listener(self.on_state)
 
     def _print(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            print(line, file=self.out, flush=True)
+        if self.reader_gone:
+            return
+        try:
+            for line in lines:
+                print(line, file=self.out, flush=True)
+        except BrokenPipeError:
+            # The reader left (``edge-mining demo | head``): stop printing, quietly.
+            self.reader_gone = True
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.out.fileno())
 
-    def header(self, lines: list[str]) -> None:
+    def header(self, lines: list[str], notes: Iterable[str] = ()) -> None:
+        """The title lines, what the demo assumed (``notes``) and the sign conventions."""
         self._print(lines)
-
-    def note(self, text: str) -> None:
-        self._print(wrap(words(text), "", "  ", " "))
+        for text in notes:
+            self._print(wrap(words(text), "", "  ", " "))
+        self._print([LEGEND])
 
     def on_state(self, state: Any) -> None:
         decision: Decision | None = state.decision
@@ -214,12 +228,9 @@ class LiveConsole(PlainConsole):
         self.live = Live(self._render(), console=self.rich, auto_refresh=False, transient=False)
         self.live.start()
 
-    def header(self, lines: list[str]) -> None:
-        self._title = "\n".join(line.strip() for line in lines)
+    def header(self, lines: list[str], notes: Iterable[str] = ()) -> None:
+        self._title = "\n".join([*(line.strip() for line in lines), *notes])
         self.live.update(self._render(), refresh=True)
-
-    def note(self, text: str) -> None:
-        self.log.append(text)
 
     def on_state(self, state: Any) -> None:
         self._state = state
@@ -298,10 +309,13 @@ class LiveConsole(PlainConsole):
             plant,
             miners,
             Text(f"controller {state.mode.value}: " + reason.removeprefix(f"{state.mode.value}: ")),
-            Text("battery + charging / - discharging; grid + import / - export", style="dim"),
+            Text(LEGEND, style="dim"),
             Text("decisions:", style="bold"),
         ]
-        used = 2 + 5 + 4 + 2 * max(1, len(state.miners)) + 4
+        title_lines = sum(
+            1 + len(line) // max(20, self.rich.size.width) for line in self._title.split("\n")
+        )
+        used = title_lines + 6 + 4 + max(1, len(state.miners)) + 4
         room = max(3, self.rich.size.height - used)
         parts += [Text(line, overflow="fold") for line in list(self.log)[-room:]]
         return Group(*parts)

@@ -402,3 +402,16 @@ def test_a_site_with_real_miners_and_no_energy_source_is_refused(tmp_path, capsy
     write_yaml(path, {"energy_source": {"type": "simulated"}, "miners": [miner()]})
     assert main(["check-config", str(path)]) == 0
     assert "OK (simulated energy source, 1 miner(s)" in capsys.readouterr().out
+
+
+def test_demo_piped_into_a_reader_that_leaves_ends_quietly():
+    # `edge-mining demo | head -3`: the reader closes the pipe after three lines.
+    command = (
+        f"{sys.executable} -m edge_mining.cli demo --duration 3 --speed 600 | head -3 >/dev/null;"
+        " echo ${PIPESTATUS[0]}"
+    )
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.stdout.strip() == "0"
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
