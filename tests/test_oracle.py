@@ -123,7 +123,8 @@ def test_off_grid_never_mines_the_battery_below_the_reserve():
 
     relaxed = solve(s, p, reserve=30.0, repair_rounds=0)
     assert relaxed.notes["objective"] > 0.60 + 0.05  # the temptation is real
-    assert trace.notes["relaxed_bound"] == pytest.approx(relaxed.notes["objective"], rel=1e-6)
+    # The certified bound on the relaxation is its optimum (up to the throughput epsilon).
+    assert trace.notes["relaxed_bound"] == pytest.approx(relaxed.notes["objective"], abs=1e-5)
     assert compute_kpis(relaxed, relaxed, prices, 30.0)["reserve_violations"] > 0
 
 

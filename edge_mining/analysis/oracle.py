@@ -1,4 +1,5 @@
-"""The hindsight optimum: a linear program over the whole period, solved with HiGHS.
+"""The hindsight optimum: a linear program over the whole period, solved with HiGHS in
+windows whose stitched plan carries a certificate of how close it is to the optimum.
 
 It knows every step's PV and house load in advance and chooses, per step, the miners' power,
 battery charge and discharge, export and import, to maximise
@@ -13,7 +14,8 @@ limit, the export limit. Any energy left over is curtailed (the balance is an in
 Relaxations (each makes the oracle an upper bound, never a lower one):
 
 - Miner power is continuous in ``[0, count * max_power_w]`` per model: no minimum power, no
-  start delays, no start limit.
+  start delays, no start limit. Hashrate follows each miner's concave piecewise-linear curve
+  (``oracle_curves``; without one, the constant-J/TH line of its nominal rating).
 - Battery reserve: mining may draw on the battery only while the SoC at the start of the step
   is at or above the reserve; the house may use the battery down to its floor, as on the
   plant. "Only while" is a yes/no decision per step (mine nothing from the battery, or start
@@ -46,65 +48,58 @@ Relaxations (each makes the oracle an upper bound, never a lower one):
   same change of stored energy, the difference curtailed.
 - The terminal SoC is free.
 
-Multiple miners of one model share one power variable; the trace splits it into whole
-machines (the first ``ceil(P / max_power_w)`` run) to count starts.
+Windows (``oracle_lp``): one program over a year at 5-minute steps has some 736k columns and
+HiGHS needs about 2 GB and 40 s for it. The period is instead solved window by window (two
+days by default), each from the stored energy the previous one left; a window commits its
+first 12 to 36 hours, cut preferably where its battery is full or empty, and the rest of it is
+look-ahead. The reserve's repair (above) is done per committed chunk, from that window's
+relaxed plan. The plan is feasible for the whole period by construction, and its distance
+from the optimum is proven, not assumed: every window's dual multipliers, restricted to the
+steps it committed, form one dual vector for the whole period, and by Lagrangian duality
+that vector bounds the optimum from above (``oracle_lp`` module doc). Two bounds are kept:
+
+- ``notes["gap_pct"]``: how far the plan's objective (the program's, so including the
+  unserved penalty and the throughput epsilon) may be below the optimum of its program
+  (relaxation plus the repair's fixings), in % of that bound. If it exceeds
+  ``gap_tolerance_pct`` (0.1 %), the period is solved again with windows twice as long,
+  up to a single window (the monolithic program).
+- ``notes["relaxed_bound"]``: the relaxation's certified bound in site value (the relaxed
+  windows' multipliers): no plan that respects the reserve can be worth more.
+
+Multiple miners with the same curve share one set of segment variables; the trace splits
+their power into whole machines (the first ``ceil(P / max_power_w)`` run) to count starts.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 from edge_mining.analysis.engine import Trace
 from edge_mining.analysis.kpis import attribute_mining
+from edge_mining.analysis.oracle_curves import Curve, MinerGroup, group_miners
+from edge_mining.analysis.oracle_lp import (
+    CHARGE,
+    DIS_HOUSE,
+    DIS_MINING,
+    EXPORT,
+    IMPORT,
+    OracleError,
+    Program,
+    WindowSolution,
+    build_program,
+    solve_window,
+)
 from edge_mining.analysis.scenario import Scenario
 from edge_mining.config import MinerConfig, PlantConfig
 
-# A tiny cost on battery throughput (currency per kWh): among equally valuable plans, prefer
-# the one that does not cycle the battery for nothing.
-_THROUGHPUT_EPS = 1e-6
+__all__ = ["OracleError", "solve_oracle"]
 
-
-class OracleError(RuntimeError):
-    """The linear program could not be solved."""
-
-
-@dataclass(frozen=True)
-class MinerGroup:
-    """Identical miners pooled into one power variable."""
-
-    names: tuple[str, ...]
-    max_power_w: float
-    ths_per_w: float
-    revenue_per_wh: float  # currency
-
-
-def group_miners(miners: Sequence[MinerConfig], btc_value_per_th_s: float) -> list[MinerGroup]:
-    """Pool miners with the same power range and efficiency.
-
-    ``btc_value_per_th_s``: currency earned by 1 TH/s during one second.
-    """
-    groups: dict[tuple[float, float], list[MinerConfig]] = {}
-    for m in miners:
-        key = (m.max_power_w, m.nominal_hashrate_ths / m.nominal_power_w)
-        groups.setdefault(key, []).append(m)
-    out = []
-    for (max_w, ths_per_w), members in groups.items():
-        out.append(
-            MinerGroup(
-                names=tuple(m.name for m in members),
-                max_power_w=max_w,
-                ths_per_w=ths_per_w,
-                revenue_per_wh=ths_per_w * btc_value_per_th_s * 3600.0,
-            )
-        )
-    return out
+Progress = Callable[[int, int], None]
 
 
 def solve_oracle(
@@ -116,195 +111,306 @@ def solve_oracle(
     export_price_per_kwh: float,
     import_price_per_kwh: float,
     reserve_soc_pct: float,
+    curves: Mapping[str, Curve] | None = None,
+    window_days: float = 3.0,
+    lookahead_days: float = 3.0,
+    commit_share: float = 0.67,
+    longest_window_days: float = 6.0,
+    max_window_steps: int = 8640,
+    gap_tolerance_pct: float = 0.1,
     time_limit_s: float = 600.0,
     repair_rounds: int = 5,
+    progress: Progress | None = None,
 ) -> Trace:
-    """Solve the program and return its trace (see the module doc)."""
+    """Solve the program and return its trace (see the module doc).
+
+    ``curves``: per miner name, ``(power_w, hashrate_ths)`` breakpoints of a concave curve.
+    ``window_days``: the first window length (0 or less: one window, the whole period).
+    ``max_window_steps``: no window is longer (HiGHS needs some 4 MB per day at 5-minute
+    steps): the memory stays bounded even when the gap asks for longer windows, and the gap
+    reached is then reported as it is (``notes["gap_pct"]``).
+    ``progress(done_steps, total_steps)`` is called after each window.
+    """
     began = time.perf_counter()
-    groups = group_miners(miners, btc_value_per_th_s)
-    n = scenario.steps
-    g = len(groups)
-    h = scenario.hours_per_step
-    pv = scenario.pv_w.astype(float)
-    house = scenario.load_w.astype(float)
-
-    eta = math.sqrt(plant.battery_efficiency)
-    capacity = plant.battery_kwh * 1000.0
-    e_min = capacity * plant.battery_min_soc_pct / 100.0
-    e_max = capacity * plant.battery_max_soc_pct / 100.0
-    e_res = max(e_min, min(e_max, capacity * reserve_soc_pct / 100.0))
-    e0 = min(e_max, max(e_min, capacity * plant.battery_initial_soc_pct / 100.0))
-    has_battery = capacity > 0
-    c_max = plant.battery_max_charge_w if has_battery else 0.0
-    d_max = plant.battery_max_discharge_w if has_battery else 0.0
-    miners_max = sum(gr.max_power_w * len(gr.names) for gr in groups)
-
-    # Variables, step-major: [m_1..m_g, charge, discharge_house, discharge_mining, export,
-    # import], then the stored energy at the end of each step.
-    per = g + 5
-    ic, idh, idm, ix, ii = g, g + 1, g + 2, g + 3, g + 4
-    nv = per * n + n
-    col = np.arange(n) * per
-    e_col = per * n + np.arange(n)
-
-    lower = np.zeros(nv)
-    upper = np.full(nv, np.inf)
-    for j, gr in enumerate(groups):
-        upper[col + j] = gr.max_power_w * len(gr.names)
-    upper[col + ic] = np.minimum(c_max, pv)
-    upper[col + idh] = np.minimum(d_max, np.maximum(house - pv, 0.0))
-    upper[col + idm] = min(d_max, miners_max)
-    export_cap = plant.export_limit_w if plant.export_limit_w is not None else np.inf
-    upper[col + ix] = export_cap if plant.grid_connected else 0.0
-    # Off-grid, "import" is load left unserved, priced far above anything else a kWh earns,
-    # so the house is served first; not so far that HiGHS's tolerances swamp the revenue.
-    best_kwh = max([gr.revenue_per_wh * 1000.0 for gr in groups] + [export_price_per_kwh])
-    unserved_price = max(1.0, 10.0 * max(best_kwh, import_price_per_kwh))
-    import_price = import_price_per_kwh if plant.grid_connected else unserved_price
-    lower[e_col] = e_min if has_battery else 0.0
-    upper[e_col] = e_max if has_battery else 0.0
-
-    cost = np.zeros(nv)
-    for j, gr in enumerate(groups):
-        cost[col + j] = -gr.revenue_per_wh * h
-    cost[col + ix] = -export_price_per_kwh / 1000.0 * h
-    cost[col + ii] = import_price / 1000.0 * h
-    value = -cost.copy()  # currency per variable unit: what the plan is worth
-    if not plant.grid_connected:
-        value[col + ii] = 0.0  # the unserved penalty steers the plan; it earns nothing
-    for k in (ic, idh, idm):
-        cost[col + k] = _THROUGHPUT_EPS / 1000.0 * h
-    # Serving the house from the battery is labelled as such, not as mining discharge.
-    cost[col + idm] *= 2.0
-
-    # HiGHS's optimality tolerances are absolute: costs of 1e-5 per W-step would let it stop
-    # short of the optimum by more than the margins measured here. Scale the largest to 1.
-    cost_scale = float(np.abs(cost).max()) or 1.0
-
-    rows_ub: list[sparse.coo_matrix] = []
-    rhs_ub: list[np.ndarray] = []
-    steps = np.arange(n)
-
-    def block(entries: list[tuple[np.ndarray, float | np.ndarray]]) -> sparse.coo_matrix:
-        r = np.concatenate([steps for _ in entries])
-        c = np.concatenate([cols for cols, _ in entries])
-        v = np.concatenate([np.broadcast_to(np.asarray(val, float), n) for _, val in entries])
-        return sparse.coo_matrix((v, (r, c)), shape=(n, nv))
-
-    # Balance: house + miners + charge + export - discharges - import <= PV (rest curtailed).
-    balance = [(col + j, 1.0) for j in range(g)]
-    balance += [(col + ic, 1.0), (col + ix, 1.0), (col + idh, -1.0), (col + idm, -1.0)]
-    balance += [(col + ii, -1.0)]
-    rows_ub.append(block(balance))
-    rhs_ub.append(pv - house)
-    # Battery power: the two discharges share the battery's limit.
-    rows_ub.append(block([(col + idh, 1.0), (col + idm, 1.0)]))
-    rhs_ub.append(np.full(n, d_max))
-    # Inverter AC output: loads it serves plus export.
-    inverter = [(col + j, 1.0) for j in range(g)] + [(col + ix, 1.0), (col + ii, -1.0)]
-    rows_ub.append(block(inverter))
-    rhs_ub.append(plant.inverter_max_w - house)
-    # Reserve (relaxed): K * dm_t <= M * (E_start(t) - E_min).
-    m_cap = min(d_max, miners_max)
-    k_span = e_res - e_min
-    if has_battery and k_span > 0 and m_cap > 0:
-        r = np.concatenate([steps, steps[1:]])
-        c = np.concatenate([col + idm, e_col[:-1]])
-        v = np.concatenate([np.full(n, k_span), np.full(n - 1, -m_cap)])
-        rows_ub.append(sparse.coo_matrix((v, (r, c)), shape=(n, nv)))
-        rhs = np.full(n, -m_cap * e_min)
-        rhs[0] = m_cap * (e0 - e_min)  # the first step starts from the initial energy
-        rhs_ub.append(rhs)
-
-    # Stored energy: E_t - E_{t-1} - eta*h*charge + h/eta*(discharges) = 0.
-    r = np.concatenate([steps, steps[1:], steps, steps, steps])
-    c = np.concatenate([e_col, e_col[:-1], col + ic, col + idh, col + idm])
-    v = np.concatenate(
-        [
-            np.ones(n),
-            -np.ones(n - 1),
-            np.full(n, -eta * h),
-            np.full(n, h / eta),
-            np.full(n, h / eta),
-        ]
+    groups = group_miners(miners, curves)
+    prog = build_program(
+        scenario.pv_w,
+        scenario.load_w,
+        scenario.step_s,
+        plant,
+        groups,
+        btc_value_per_th_s=btc_value_per_th_s,
+        export_price_per_kwh=export_price_per_kwh,
+        import_price_per_kwh=import_price_per_kwh,
+        reserve_soc_pct=reserve_soc_pct,
     )
-    a_eq = sparse.coo_matrix((v, (r, c)), shape=(n, nv)).tocsr()
-    b_eq = np.zeros(n)
-    b_eq[0] = e0 if has_battery else 0.0
+    n = prog.steps
+    per_day = 86400.0 / scenario.step_s
+    factor = max(1, round(3600.0 / scenario.step_s))
+    if window_days <= 0:
+        window_days, max_window_steps = n / per_day, n
+    window = max(1, round(window_days * per_day))
+    lookahead = max(0, round(lookahead_days * per_day))
+    while True:
+        fine = min(window, n, max_window_steps)
+        w = _Windows(
+            fine, max(1, round(fine * commit_share)), lookahead, factor,
+            gap_tolerance_pct / 100, max(fine, min(n, round(longest_window_days * per_day))),
+        )  # fmt: skip
+        plan = _sweep(prog, w, repair_rounds, time_limit_s, progress)
+        if plan.gap_pct <= gap_tolerance_pct or fine >= min(n, max_window_steps):
+            break
+        window, lookahead = window * 2, lookahead * 2
+    return _trace(scenario, plant, prog, plan, time.perf_counter() - began)
 
-    a_ub = sparse.vstack(rows_ub).tocsr()
-    b_ub = np.concatenate(rhs_ub)
 
-    def solve() -> np.ndarray:
-        result = linprog(
-            cost / cost_scale,
-            A_ub=a_ub,
-            b_ub=b_ub,
-            A_eq=a_eq,
-            b_eq=b_eq,
-            bounds=np.column_stack([lower, upper]),
-            method="highs",
-            options={"time_limit": time_limit_s, "presolve": True},
-        )
-        if result.status != 0 or result.x is None:
-            raise OracleError(f"oracle LP not solved: {result.message}")
-        return result.x
+@dataclass
+class _Plan:
+    power: np.ndarray  # steps x per_step
+    stored: np.ndarray
+    objective_lp: float  # the program's objective (site value - penalty - epsilon)
+    value: float  # site value
+    bound_lp: float  # certified upper bound on the program with the repair's fixings
+    relaxed_bound_lp: float  # certified upper bound on the relaxation
+    windows: int
+    window_steps: int
+    longest_window_steps: int
+    repair_rounds: int
 
-    x = solve()
-    relaxed_bound = float(value @ x)
-    flows = _net_flows(x, per, g, pv, house, e0, eta, (ic, idh, idm, ix, ii))
+    @property
+    def gap_pct(self) -> float:
+        gap = max(0.0, self.bound_lp - self.objective_lp)
+        return 100.0 * gap / max(abs(self.bound_lp), 1e-9)
+
+
+class _Bound:
+    """Adds up a whole-period dual bound from the windows' committed chunks."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._seam: tuple[float, float, float] | None = None
+
+    def add(self, sol: WindowSolution, c: int) -> None:
+        if self._seam is not None:  # the previous chunk's last stored energy
+            d, lo, up = self._seam
+            d += sol.start_price()
+            self.total += min(d * lo, d * up)
+        terms, d_last, lo, up = sol.chunk_bound(c, global_start=sol.a == 0)
+        self.total += terms
+        self._seam = (d_last, lo, up)
+
+    def close(self) -> float:
+        if self._seam is not None:
+            d, lo, up = self._seam
+            self.total += min(d * lo, d * up)
+            self._seam = None
+        return self.total
+
+
+@dataclass(frozen=True)
+class _Windows:
+    fine: int  # steps solved at the period's own step
+    shortest: int  # the fewest of them committed
+    lookahead: int  # steps after the fine ones, solved coarsely
+    factor: int  # fine steps per coarse step
+    seam_share: float  # of a chunk's objective, the most one seam may add to the gap
+    longest: int  # fine steps a window may grow to when its seam is costly
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """One window solved: its relaxed plan, how much of it to commit, and the plan after the
+    reserve's repair (the same object when nothing needed repair)."""
+
+    relaxed: WindowSolution
+    commit: int
+    final: WindowSolution
+    rounds: int
+    fine: int
+
+
+def _sweep(
+    prog: Program, w: _Windows, repair_rounds: int, time_limit_s: float, progress: Progress | None
+) -> _Plan:
+    """Solve window after window, committing each one's first steps (module doc).
+
+    Before a chunk is committed, the next window is solved from its end and the seam's term
+    of the bound is checked: if it costs more than a share of the tolerance (the two
+    windows disagree on what stored energy is worth there), the window is solved again with
+    twice as many fine steps and cut later, until the seam is cheap or the window has reached
+    ``longest`` steps (which bounds the memory). Few seams need it; most cost nothing.
+    """
+    n, per = prog.steps, prog.per_step
+    power = np.zeros((n, per))
+    stored = np.zeros(n)
+    relaxed_bound, final_bound = _Bound(), _Bound()
+    windows, rounds, longest = 0, 0, w.fine
+
+    def solve(a: int, start: float, fine: int) -> _Solved:
+        nonlocal windows
+        b = min(n, a + fine)
+        coarse = (b, min(n, b + w.lookahead), w.factor)
+        relaxed = solve_window(
+            prog, a, b, start, coarse_end=coarse[1], coarse_factor=w.factor,
+            time_limit_s=time_limit_s,
+        )  # fmt: skip
+        windows += 1
+        # The last fine steps see the coarse look-ahead's prices: never cut there.
+        latest = max(w.shortest, b - a - w.shortest // 8)
+        c = b - a if b == n else _cut(prog, relaxed.stored, w.shortest, latest)
+        final, used = relaxed, 0
+        if repair_rounds > 0:
+            final, used = _repair(prog, relaxed, c, coarse, repair_rounds, time_limit_s)
+        return _Solved(relaxed, c, final, used, fine)
+
+    if progress:
+        progress(0, n)
+    a = 0
+    cur = solve(0, prog.e0, w.fine)
+    while True:
+        c = cur.commit
+        nxt = None
+        if a + c < n:
+            nxt = solve(a + c, float(cur.final.stored[c - 1]), w.fine)
+            budget = 0.5 * w.seam_share * abs(_fine_objective(prog, cur.final, c))
+            if _seam_term(prog, cur.final, c, nxt.final) > budget and cur.fine < w.longest:
+                cur = solve(a, cur.relaxed.start_wh, min(2 * cur.fine, w.longest))
+                longest = max(longest, cur.fine)
+                continue
+        relaxed_bound.add(cur.relaxed, c)
+        final_bound.add(cur.final, c)
+        rounds = max(rounds, cur.rounds)
+        power[a : a + c] = cur.final.power[:c]
+        stored[a : a + c] = cur.final.stored[:c]
+        a += c
+        if progress:
+            progress(a, n)
+        if nxt is None:
+            break
+        cur = nxt
+    cost = np.tile(prog.step_cost, n) @ power.ravel()
+    value = np.tile(prog.step_value, n) @ power.ravel()
+    scale = prog.cost_scale
+    return _Plan(
+        power=power,
+        stored=stored,
+        objective_lp=-float(cost),
+        value=float(value),
+        bound_lp=-final_bound.close() * scale,
+        relaxed_bound_lp=-relaxed_bound.close() * scale,
+        windows=windows,
+        window_steps=w.fine,
+        longest_window_steps=longest,
+        repair_rounds=rounds,
+    )
+
+
+def _fine_objective(prog: Program, sol: WindowSolution, c: int) -> float:
+    """The program's objective (currency) over a window's first ``c`` steps."""
+    return -float(np.tile(prog.step_cost, c) @ sol.power[:c].ravel())
+
+
+def _seam_term(prog: Program, left: WindowSolution, c: int, right: WindowSolution) -> float:
+    """What the seam after ``left``'s first ``c`` steps adds to the bound (currency)."""
+    d = -float(left.y_eq[c - 1]) + right.start_price()
+    e = float(left.stored[c - 1])
+    lo, up = float(left.lower[-left.steps + c - 1]), float(left.upper[-left.steps + c - 1])
+    return (d * e - min(d * lo, d * up)) * prog.cost_scale
+
+
+def _cut(prog: Program, stored: np.ndarray, shortest: int, longest: int) -> int:
+    """How many steps to commit: where the battery is furthest from full and empty.
+
+    There the stored energy's price is unique (a full or empty battery has a range of
+    prices, and two windows may each pick a different end of it, which the bound would
+    count against the plan), so the two windows agree on it when both see far enough.
+    """
+    candidates = stored[shortest - 1 : longest]
+    room = np.minimum(candidates - prog.e_min, prog.e_max - candidates)
+    best = len(room) - 1 - int(np.argmax(room[::-1]))  # the latest of equals
+    return shortest + best
+
+
+def _repair(
+    prog: Program,
+    relaxed: WindowSolution,
+    c: int,
+    coarse: tuple[int, int, int],
+    repair_rounds: int,
+    time_limit_s: float,
+) -> tuple[WindowSolution, int]:
+    """The reserve's repair (module doc) on the first ``c`` steps of one window."""
+    flows = _net_flows(prog, relaxed, c)
+    bad = _mining_below_reserve(flows, prog.e_res)
+    if not bad.any():
+        return relaxed, 0
+    m = relaxed.steps
+    above = flows.stored_start >= prog.e_res - 1e-6
+    no_mining = np.zeros(m, dtype=bool)
+    no_mining[:c] = ~above
+    floor = np.full(m, np.nan)
+    floor[: c - 1][above[1:]] = prog.e_res
+    a, b = relaxed.a, relaxed.a + m
     rounds = 0
-    bad = _mining_below_reserve(flows, e_res)
-    if bad.any() and repair_rounds > 0:
-        # Fix the yes/no per step from the relaxed plan (see the module doc): reserve as a
-        # hard floor where it starts the step at or above it, no battery mining elsewhere.
-        # Only bounds change; the relaxed row stays (implied where the floor holds).
-        above = flows.stored_start >= e_res - 1e-6
-        upper[(col + idm)[~above]] = 0.0
-        lower[e_col[:-1][above[1:]]] = e_res
-        while bad.any() and rounds < repair_rounds:
-            x = solve()
-            flows = _net_flows(x, per, g, pv, house, e0, eta, (ic, idh, idm, ix, ii))
-            rounds += 1
-            # Solver tolerance only: forbid what still shows, then solve again.
-            bad = _mining_below_reserve(flows, e_res)
-            upper[(col + idm)[bad]] = 0.0
-    if bad.any() and repair_rounds > 0:
+    sol = relaxed
+    while bad.any() and rounds < repair_rounds:
+        sol = solve_window(
+            prog, a, b, relaxed.start_wh, coarse_end=coarse[1], coarse_factor=coarse[2],
+            stored_floor=floor, no_battery_mining=no_mining, time_limit_s=time_limit_s,
+        )  # fmt: skip
+        rounds += 1
+        # Solver tolerance only: forbid what still shows, then solve again.
+        bad = _mining_below_reserve(_net_flows(prog, sol, c), prog.e_res)
+        no_mining[:c] |= bad
+    if bad.any():
         raise OracleError(f"oracle: {int(bad.sum())} steps still mine below the reserve")
-    group_w = flows.group_w
-    miners_w = flows.miners
-    charge, discharge = flows.charge, flows.discharge
-    export, grid_import, curtailed = flows.export, flows.grid_import, flows.curtailed
-    stored_start, stored = flows.stored_start, flows.stored
-    pct = 100.0 / capacity if has_battery else 0.0
+    return sol, rounds
 
-    running, starts, names = _machines(scenario, groups, group_w)
-    hashrate = sum(group_w[:, j] * gr.ths_per_w for j, gr in enumerate(groups))
+
+def _trace(
+    scenario: Scenario, plant: PlantConfig, prog: Program, plan: _Plan, elapsed_s: float
+) -> Trace:
+    n = prog.steps
+    g = len(prog.groups)
+    s = prog.segments
+    flows = _flows(prog, plan.power, plan.stored, prog.e0, prog.pv, prog.house)
+    capacity = prog.capacity_wh
+    pct = 100.0 / capacity if capacity > 0 else 0.0
+    running, starts, names = _machines(scenario, prog.groups, flows.group_w)
+    hashrate = plan.power[:, :s] @ prog.seg_ths_per_w if s else np.zeros(n)
     grid = plant.grid_connected
+    slack = plan.value - plan.objective_lp  # the penalty and epsilon the objective excludes
     return Trace(
         policy="oracle",
         scenario=scenario,
         miner_names=names,
-        pv_w=pv.copy(),
-        house_w=house.copy(),
-        miners_w=miners_w,
+        pv_w=prog.pv.copy(),
+        house_w=prog.house.copy(),
+        miners_w=flows.miners,
         hashrate_ths=np.asarray(hashrate, float) if g else np.zeros(n),
-        battery_in_w=charge,
-        battery_out_w=discharge,
-        grid_import_w=grid_import if grid else np.zeros(n),
-        grid_export_w=export,
-        curtailed_w=curtailed,
-        unserved_w=np.zeros(n) if grid else grid_import,
-        soc_start_pct=stored_start * pct,
-        soc_end_pct=stored * pct,
+        battery_in_w=flows.charge,
+        battery_out_w=flows.discharge,
+        grid_import_w=flows.grid_import if grid else np.zeros(n),
+        grid_export_w=flows.export,
+        curtailed_w=flows.curtailed,
+        unserved_w=np.zeros(n) if grid else flows.grid_import,
+        soc_start_pct=flows.stored_start * pct,
+        soc_end_pct=flows.stored * pct,
         running=running,
         starts=starts,
-        fleet_max_w=miners_max,
-        elapsed_s=time.perf_counter() - began,
+        fleet_max_w=prog.miners_max_w,
+        elapsed_s=elapsed_s,
         notes={
-            "objective": float(value @ x),
-            "relaxed_bound": relaxed_bound,
-            "repair_rounds": float(rounds),
+            "objective": plan.value,
+            "relaxed_bound": plan.value + max(0.0, plan.relaxed_bound_lp - plan.objective_lp),
+            "program_objective": plan.objective_lp,
+            "program_bound": plan.bound_lp,
+            "gap_pct": plan.gap_pct,
+            "penalty_and_epsilon": slack,
+            "windows": float(plan.windows),
+            "window_days": plan.window_steps * scenario.step_s / 86400.0,
+            "longest_window_days": plan.longest_window_steps * scenario.step_s / 86400.0,
+            "repair_rounds": float(plan.repair_rounds),
             "continuous_power": 1.0,
         },
     )
@@ -327,28 +433,37 @@ class _Flows:
     house: np.ndarray
 
 
-def _net_flows(
-    x: np.ndarray,
-    per: int,
-    g: int,
+def _net_flows(prog: Program, sol: WindowSolution, c: int) -> _Flows:
+    """The flows of a window's first ``c`` steps."""
+    a = sol.a
+    return _flows(
+        prog, sol.power[:c], sol.stored[:c], sol.start_wh, prog.pv[a : a + c],
+        prog.house[a : a + c],
+    )  # fmt: skip
+
+
+def _flows(
+    prog: Program,
+    power: np.ndarray,
+    stored: np.ndarray,
+    e0: float,
     pv: np.ndarray,
     house: np.ndarray,
-    e0: float,
-    eta: float,
-    index: tuple[int, int, int, int, int],
 ) -> _Flows:
     """Net the battery's charge and discharge within each step, keeping the stored energy's
     change (eta * charge - discharge / eta); the energy no longer cycled is curtailed."""
-    ic, idh, idm, ix, ii = index
-    n = len(pv)
-    power = x[: per * n].reshape(n, per)
-    stored = x[per * n :]
-    group_w = power[:, :g]
+    s, eta = prog.segments, prog.eta
+    g = len(prog.groups)
+    group_w = np.zeros((len(stored), g))
+    for j in range(g):
+        group_w[:, j] = power[:, :s][:, prog.seg_group == j].sum(axis=1)
     miners = group_w.sum(axis=1)
-    delta = eta * power[:, ic] - (power[:, idh] + power[:, idm]) / eta  # Wh per step hour
+    charge_in = power[:, s + CHARGE]
+    out = power[:, s + DIS_HOUSE] + power[:, s + DIS_MINING]
+    delta = eta * charge_in - out / eta  # Wh per step hour
     charge = np.maximum(delta, 0.0) / eta
     discharge = np.maximum(-delta, 0.0) * eta
-    export, grid_import = power[:, ix], power[:, ii]
+    export, grid_import = power[:, s + EXPORT], power[:, s + IMPORT]
     curtailed = np.maximum(pv + discharge + grid_import - house - miners - charge - export, 0.0)
     stored_start = np.concatenate([[e0], stored[:-1]])
     return _Flows(
