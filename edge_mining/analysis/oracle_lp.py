@@ -222,9 +222,7 @@ class WindowSolution:
         return terms, -float(self.y_eq[c - 1]), float(self.lower[last]), float(self.upper[last])
 
 
-def _series(
-    prog: Program, a: int, b: int, coarse_end: int, factor: int
-) -> tuple[np.ndarray, ...]:
+def _series(prog: Program, a: int, b: int, coarse_end: int, factor: int) -> tuple[np.ndarray, ...]:
     """Per window step: PV, house, hours, charge cap and house-discharge cap. Steps
     ``[a, b)`` as they are, then ``[b, coarse_end)`` in means over ``factor`` steps (the
     caps as means of the fine caps: the coarse steps relax the fine ones)."""
