@@ -7,7 +7,7 @@ configuration; the ``export`` baseline is always run because the surplus KPIs ne
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from edge_mining.analysis.engine import Fleet, RulePolicy, Trace, simulate
 from edge_mining.analysis.forecasts import ForecastOracle
 from edge_mining.analysis.kpis import Prices, compute_kpis
 from edge_mining.analysis.load import bdew_household_w, csv_load_w
-from edge_mining.analysis.oracle import solve_oracle
+from edge_mining.analysis.oracle import Progress, solve_oracle
 from edge_mining.analysis.policies import (
     POLICY_NAMES,
     EdgePolicy,
@@ -137,7 +137,14 @@ def parse_policies(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def run_policy(name: str, setup: Setup, forecasts: ForecastOracle | None = None) -> Trace:
+def run_policy(
+    name: str,
+    setup: Setup,
+    forecasts: ForecastOracle | None = None,
+    progress: Progress | None = None,
+) -> Trace:
+    """One policy's trace; ``progress(done_steps, total_steps)`` as it goes (for the oracle,
+    after each window)."""
     if name == "oracle":
         return solve_oracle(
             setup.scenario,
@@ -147,9 +154,11 @@ def run_policy(name: str, setup: Setup, forecasts: ForecastOracle | None = None)
             export_price_per_kwh=setup.prices.export_price_per_kwh,
             import_price_per_kwh=setup.prices.import_price_per_kwh,
             reserve_soc_pct=setup.reserve_soc_pct,
+            progress=progress,
         )
     forecasts = forecasts or ForecastOracle(setup.scenario, setup.forecast_noise, setup.seed)
-    return simulate(make_policy(name, setup, forecasts), setup.scenario, setup.plant)
+    policy = make_policy(name, setup, forecasts)
+    return simulate(policy, setup.scenario, setup.plant, progress=progress)
 
 
 @dataclass
@@ -159,12 +168,19 @@ class Result:
     kpis: dict[str, dict[str, Any]]
 
 
-def run_backtest(setup: Setup, policies: Sequence[str]) -> Result:
+def run_backtest(
+    setup: Setup,
+    policies: Sequence[str],
+    progress: Callable[[str], Progress] | None = None,
+) -> Result:
+    """Every policy in turn; ``progress(name)`` gives each run its progress callback."""
     forecasts = ForecastOracle(setup.scenario, setup.forecast_noise, setup.seed)
     traces: dict[str, Trace] = {}
     for name in policies:
-        traces[name] = run_policy(name, setup, forecasts)
-    baseline = traces.get("export") or run_policy("export", setup, forecasts)
+        traces[name] = run_policy(name, setup, forecasts, progress(name) if progress else None)
+    baseline = traces.get("export") or run_policy(
+        "export", setup, forecasts, progress("export") if progress else None
+    )
     kpis = {
         name: compute_kpis(trace, baseline, setup.prices, setup.reserve_soc_pct)
         for name, trace in traces.items()

@@ -25,6 +25,7 @@ from edge_mining.analysis.catalogue import miner_configs
 from edge_mining.analysis.economics import Network
 from edge_mining.analysis.kpis import Prices
 from edge_mining.analysis.oracle import OracleError
+from edge_mining.analysis.progress_bars import policy_bars
 from edge_mining.analysis.report import console_table, write_html_report
 from edge_mining.analysis.weather import pvlib_sample
 from edge_mining.config import ControlConfig, PlantConfig
@@ -167,7 +168,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"backtest: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        result = run_backtest(setup, policies)
+        # Bars only for a person watching a terminal; never in --json or piped output.
+        with policy_bars(sys.stderr, sys.stderr.isatty() and not args.json) as bars:
+            result = run_backtest(setup, policies, bars)
     except OracleError as error:
         print(f"backtest: {error}", file=sys.stderr)
         return EXIT_FAILURE

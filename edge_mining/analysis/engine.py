@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,8 +138,11 @@ def simulate(
     plant_config: PlantConfig,
     *,
     max_substep_s: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Trace:
     """Run ``policy`` over ``scenario`` (see the module doc).
+
+    ``progress(done_steps, total_steps)`` is called about every 1 % of the steps.
 
     ``max_substep_s``: the plant's integration sub-step; by default the whole step, which is
     exact here because PV, load and draws are constant within a step and the plant limits
@@ -174,7 +177,10 @@ def simulate(
     counters = np.zeros((n + 1, 9))
     s = plant.state
     counters[0] = _counters(s)
+    report_every = max(1, n // 100)
     for k in range(n):
+        if progress and k % report_every == 0:
+            progress(k, n)
         now = start + k * dt
         fleet.now = now
         soc_start[k] = s.battery_soc_pct
@@ -186,6 +192,8 @@ def simulate(
         hashrate[k] = fleet.hashrate_ths()
         s = plant.step(now + dt)
         counters[k + 1] = _counters(s)
+    if progress:
+        progress(n, n)
     hours = dt / 3600.0
     flows = np.diff(counters, axis=0) / hours
     soc_end = np.append(soc_start[1:], s.battery_soc_pct)
