@@ -319,15 +319,14 @@ def _seam_term(prog: Program, left: WindowSolution, c: int, right: WindowSolutio
 
 
 def _cut(prog: Program, stored: np.ndarray, shortest: int, longest: int) -> int:
-    """How many steps to commit: where the battery is furthest from full and empty.
-
-    There the stored energy's price is unique (a full or empty battery has a range of
-    prices, and two windows may each pick a different end of it, which the bound would
-    count against the plan), so the two windows agree on it when both see far enough.
-    """
+    """How many steps to commit: the latest step in range that ends with the battery full or
+    empty (where the next window's start rarely changes what this one planned), else the
+    step closest to either."""
     candidates = stored[shortest - 1 : longest]
     room = np.minimum(candidates - prog.e_min, prog.e_max - candidates)
-    best = len(room) - 1 - int(np.argmax(room[::-1]))  # the latest of equals
+    tolerance = 1e-6 * prog.capacity_wh + 1e-3
+    at_bound = np.flatnonzero(room <= tolerance)
+    best = int(at_bound[-1]) if len(at_bound) else int(np.argmin(room))
     return shortest + best
 
 
