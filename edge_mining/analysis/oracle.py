@@ -49,14 +49,15 @@ Relaxations (each makes the oracle an upper bound, never a lower one):
 - The terminal SoC is free.
 
 Windows (``oracle_lp``): one program over a year at 5-minute steps has some 736k columns and
-HiGHS needs about 2 GB and 40 s for it. The period is instead solved window by window (two
-days by default), each from the stored energy the previous one left; a window commits its
-first 12 to 36 hours, cut preferably where its battery is full or empty, and the rest of it is
-look-ahead. The reserve's repair (above) is done per committed chunk, from that window's
-relaxed plan. The plan is feasible for the whole period by construction, and its distance
-from the optimum is proven, not assumed: every window's dual multipliers, restricted to the
-steps it committed, form one dual vector for the whole period, and by Lagrangian duality
-that vector bounds the optimum from above (``oracle_lp`` module doc). Two bounds are kept:
+HiGHS needs about 2 GB and 40 s for it. The period is instead solved window by window (three
+days at the period's step, then three more in hourly steps as a cheap look-ahead), each from
+the stored energy the previous one left; a window commits its first two days or more, cut
+preferably where its battery is full or empty, and the rest of it is look-ahead. The
+reserve's repair (above) is done per committed chunk, from that window's relaxed plan. The
+plan is feasible for the whole period by construction, and its distance from the optimum is
+proven, not assumed: every window's dual multipliers, restricted to the steps it committed,
+form one dual vector for the whole period, and by Lagrangian duality that vector bounds the
+optimum from above (``oracle_lp`` module doc). Two bounds are kept:
 
 - ``notes["gap_pct"]``: how far the plan's objective (the program's, so including the
   unserved penalty and the throughput epsilon) may be below the optimum of its program
@@ -116,7 +117,7 @@ def solve_oracle(
     lookahead_days: float = 3.0,
     commit_share: float = 0.67,
     longest_window_days: float = 6.0,
-    max_window_steps: int = 8640,
+    max_window_steps: int = 5760,
     gap_tolerance_pct: float = 0.1,
     time_limit_s: float = 600.0,
     repair_rounds: int = 5,
