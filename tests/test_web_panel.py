@@ -143,6 +143,7 @@ def test_a_command_from_the_miners_page_is_obeyed_by_the_simulated_miner(watched
     )
     card.locator("input[type=number]").fill("1500")
     card.locator("button", has_text="Set target").click()
+    card.locator(".feedback", has_text="target 1500 W sent").wait_for()
     card.locator('button[data-action="start"]').click()
     wait_until(
         lambda: miner().status.value == "mining" and abs(miner().power_w - 1500) < 60,
@@ -174,7 +175,7 @@ def test_settings_are_checked_like_mqtt_commands(watched, panel) -> None:
     wait_until(lambda: panel.call(lambda: panel.daemon.control.stop_soc_pct) == 35)
     row.locator("input").fill("40")
     row.locator("button").click()
-    feedback.filter(has_text="saved").wait_for()
+    wait_until(lambda: panel.call(lambda: panel.daemon.control.stop_soc_pct) == 40)
     # The browser's console shows the 400 of the refused setting; nothing else.
     assert [e for e in watched.errors if "400" not in e] == []
 

@@ -299,10 +299,14 @@
     if (app.historyLoading) return;
     app.historyLoading = true;
     try {
-      app.historyAt = performance.now(); app.historyVersion = live.history_version;
-      app.history = await getJSON("api/history");
+      app.historyAt = performance.now();
+      const history = await getJSON("api/history");
+      app.history = history; app.historyVersion = live.history_version;
       if (typeof uPlot === "undefined") return;
       updateHistoryCharts(app.history);
+    } catch (error) {
+      // The daemon restarting or the page being left: the next state event tries again.
+      app.historyVersion = -1;
     } finally { app.historyLoading = false; }
   }
 
@@ -336,7 +340,7 @@
     const body = $("earnings-table").tBodies[0];
     body.replaceChildren(...rows.map(([label, key, f]) => {
       const tr = el("tr"); tr.append(el("td", null, label), el("td", null, f(today[key])), el("td", null, f(e.month[key])),
-        el("td", null, key === "th_days" ? "" : f(e.total[key]))); tr.dataset.key = key; return tr;
+        el("td", null, key === "th_days" ? "–" : f(e.total[key]))); tr.dataset.key = key; return tr;
     }));
     set("earnings-note", `Value is estimated from the hashprice (${cur} per TH/s per day) while the miners hash. "This month" counts the days the panel has seen.`);
   }
