@@ -21,7 +21,8 @@ READY = {
     "miners": "() => document.querySelectorAll('#miner-cards .miner').length === 3",
     "history": "() => document.querySelector('#chart-power .u-over') !== null"
     " && document.querySelector('#chart-soc .u-over') !== null",
-    "plan": "() => !document.getElementById('plan-empty').hidden",
+    "plan": "() => !document.getElementById('plan-empty').hidden"
+    " || !document.getElementById('chart-plan').hidden",
     "earnings": "() => document.querySelectorAll('#earnings-table tbody tr').length === 5",
     "settings": "() => document.querySelectorAll('#settings-rows form').length === 10",
 }
@@ -90,6 +91,8 @@ def test_every_page_loads_without_console_errors_and_is_screenshotted(browser, p
                 active = watched.page.locator("#tabs a.active").get_attribute("data-page")
                 assert active == page
                 assert watched.page.locator(f"#page-{page}").is_visible()
+                if page == "plan":  # the daemon has no planner yet: the page says so
+                    assert "No plan yet" in watched.page.locator("#plan-empty").text_content()
                 watched.page.wait_for_timeout(300)  # let the bars and charts settle
                 watched.page.screenshot(
                     path=str(SCREENSHOTS / f"{page}-{width}x{height}.png"), full_page=True
@@ -231,4 +234,39 @@ def test_decision_markers_show_their_reason_on_hover(watched, panel) -> None:
     assert point["commands"][0] in tip.text_content()
     page.mouse.move(5, 5)
     tip.wait_for(state="hidden")
+    assert watched.errors == []
+
+
+def test_the_plan_page_draws_a_plan_when_the_state_carries_one(watched, panel, monkeypatch):
+    """The planner is not in the daemon yet: a plan is put into the page's documents the way
+    the daemon's state will carry it (``state.plan``), and the page draws it."""
+    import edge_mining.web.server as server
+    from edge_mining.web.documents import plan_document
+
+    real = server.live_document
+    start = panel.call(lambda: panel.daemon.state.time)
+    plan = {
+        "summary": "plan: 2.4 kWh from the battery tonight; forecast refills it by 10:00",
+        "steps": [
+            {"start": start + i * 900, "mining_w": 1500.0 if 36 <= i < 64 else 0.0,
+             "soc_pct": 90.0 - (i - 64) * 0.5 if i >= 64 else 90.0}
+            for i in range(96)
+        ],
+    }  # fmt: skip
+
+    def with_plan(site, state, totals):
+        document = real(site, state, totals)
+        document["plan"] = plan_document(plan)
+        return document
+
+    monkeypatch.setattr(server, "live_document", with_plan)
+    watched.open(panel.url, "plan")
+    page = watched.page
+    page.wait_for_function("() => !document.getElementById('chart-plan').hidden")
+    page.wait_for_function("() => document.querySelector('#chart-plan .u-over') !== null")
+    assert page.locator("#plan-empty").is_hidden()
+    assert "2.4 kWh from the battery" in page.locator("#plan-summary").text_content()
+    series = page.evaluate("() => window.edgeMiningPanel.charts.plan.data.length")
+    assert series == 3
+    page.screenshot(path=str(SCREENSHOTS / "plan-with-a-plan-1280x800.png"), full_page=True)
     assert watched.errors == []

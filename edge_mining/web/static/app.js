@@ -204,7 +204,9 @@
   function chartWidth(node) { return Math.max(280, node.clientWidth || node.parentNode.clientWidth - 32); }
   function chartHeight() { return window.innerWidth < 600 ? 220 : 300; }
 
-  const wattAxis = (label) => ({ label, labelSize: 18, size: 62, values: (u, ticks) => ticks.map((v) => Math.abs(v) >= 1000 ? `${num(v / 1000, 1)} kW` : `${num(v)} W`) });
+  // Tick labels as precise as the ticks: 1.25 kW, not 1.3 kW.
+  const kwTick = (v) => `${num(v / 1000, v % 1000 === 0 ? 0 : v % 100 === 0 ? 1 : 2)} kW`;
+  const wattAxis = (label) => ({ label, labelSize: 18, size: 62, values: (u, ticks) => ticks.map((v) => (Math.abs(v) >= 1000 ? kwTick(v) : `${num(v)} W`)) });
   const percentAxis = { label: "%", labelSize: 18, size: 50, values: (u, ticks) => ticks.map((v) => `${num(v)} %`) };
   const timeAxis = { space: 70, values: [
     [3600 * 24, "{D} {MMM}", null, null, null, null, null, null, 1],
@@ -323,8 +325,8 @@
     const node = $("chart-plan");
     if (!app.charts.plan) {
       app.charts.plan = new uPlot({ width: chartWidth(node), height: chartHeight(),
-        series: [{}, { label: "Planned mining", stroke: COLOURS.miners[0], fill: "rgba(112,72,232,.15)", width: 1.5, value: (u, v) => power(v) },
-          { label: "Expected SoC", stroke: COLOURS.soc, width: 1.5, scale: "%", value: (u, v) => (v == null ? "–" : `${num(v, 0)} %`) }],
+        series: [{}, { label: "Planned mining", stroke: COLOURS.miners[0], fill: "rgba(112,72,232,.15)", width: 1.5, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false }, value: (u, v) => power(v) },
+          { label: "Expected SoC", stroke: COLOURS.soc, width: 1.5, scale: "%", points: { show: false }, value: (u, v) => (v == null ? "–" : `${num(v, 0)} %`) }],
         scales: { "%": { range: [0, 100] } },
         axes: [timeAxis, wattAxis("mining power"), { ...percentAxis, scale: "%", side: 1, grid: { show: false } }] }, data, node);
     } else { app.charts.plan.setData(data); }

@@ -83,7 +83,8 @@
   const typical = section("A typical summer and winter day", "Hour-of-day means: PV, the house, and the miners' power under each policy (W).");
   const seasons = el("div", "seasons"); typical.append(seasons);
   const hourAxis = { label: "hour of day", labelSize: 18, incrs: [1, 2, 3, 6, 12], values: (u, ticks) => ticks.map((h) => `${String(Math.floor(h)).padStart(2, "0")}:00`) };
-  const wattAxis = { size: 62, values: (u, ticks) => ticks.map((v) => (Math.abs(v) >= 1000 ? `${num(v / 1000, 1)} kW` : `${num(v)} W`)) };
+  const kwTick = (v) => `${num(v / 1000, v % 1000 === 0 ? 0 : v % 100 === 0 ? 1 : 2)} kW`;
+  const wattAxis = { size: 62, values: (u, ticks) => ticks.map((v) => (Math.abs(v) >= 1000 ? kwTick(v) : `${num(v)} W`)) };
   const watts = (u, v) => (v == null ? "–" : `${num(v)} W`);
   const dayCharts = [];
   for (const day of data.typical) {
