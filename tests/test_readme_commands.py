@@ -205,3 +205,46 @@ def test_command_works_as_written(clone: Clone, document: str, command: str):
         code, output = result.returncode, result.stdout
     assert code == 0, f"{document}: {command!r} exited {code}:\n{output}"
     assert "Traceback" not in output, f"{document}: {command!r}:\n{output}"
+
+
+# Placeholders of the documents' synopses, and a value of the right kind for each.
+PLACEHOLDERS = {
+    "PATH": "/dev/ttyUSB0",
+    "HOST": "127.0.0.1",
+    "NAME": "S9",
+    "N": "2",
+    "P": "secret",
+}
+
+
+def inline_commands() -> list[tuple[str, str]]:
+    """Every `edge-mining ...` code span of the documents (synopses in tables and prose)."""
+    spans = []
+    for name in DOCUMENTS:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)  # blocks are run above
+        spans += [(name, span) for span in re.findall(r"`(edge-mining [^`]+)`", text)]
+    return spans
+
+
+def test_every_inline_synopsis_parses_with_the_real_command_line(capsys):
+    """Synopses are not run (they name placeholders), but each of their options exists:
+    with the optional parts included and placeholders filled in, the CLI accepts them."""
+    import shlex
+
+    from edge_mining.cli import build_parser
+
+    spans = inline_commands()
+    assert len(spans) >= 10
+    commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    for document, span in spans:
+        filled = span.replace("HOST[:PORT]", "127.0.0.1:1502")
+        words = shlex.split(filled.replace("[", " ").replace("]", " "))[1:]
+        words = [PLACEHOLDERS.get(word, word) for word in words]
+        if len(words) == 1:  # a command named in prose
+            assert words[0] in commands, (document, span)
+            continue
+        try:
+            build_parser().parse_args(words)
+        except SystemExit as exit:
+            assert exit.code == 0, f"{document}: `{span}` is not a valid command line"
