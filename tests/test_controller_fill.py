@@ -147,3 +147,23 @@ def test_a_miner_stopped_outside_the_controller_gets_its_minimum_off_time() -> N
     now = T0 + 306
     decision = step(controller, fleet, snapshot(now, grid_reading(now, 3000, fleet), fleet))
     assert brief(decision) == ["a:start"]
+
+
+def test_a_start_that_squeezes_a_follower_by_less_than_the_deadband_still_fits() -> None:
+    """A better on/off miner starts into room a running follower must give up; the cut
+    (2 W, below the 50 W deadband) is applied in the same tick, or the site would draw the
+    new miner on top of the follower's unchanged target. Found by the property test."""
+    miners = [
+        miner("onoff", power_target=False, min_w=100, max_w=100, ths=10),  # 10 J/TH
+        miner("follower", min_w=100, max_w=300, ths=10, nominal_w=150),  # worse
+    ]
+    controller = Controller(
+        control(start_surplus_w=0, start_delay_s=0, min_off_s=0, margin_w=0), miners
+    )
+    fleet = Fleet(miners)
+    fleet.running["follower"], fleet.target["follower"] = True, 202.0
+    now = T0
+    decision = step(controller, fleet, snapshot(now, grid_reading(now, 300.0, fleet), fleet))
+    assert fleet.running["onoff"], decision.miner_reasons
+    assert fleet.total_draw_w <= 300.0 + 1e-6, brief(decision)
+    assert "follower:set_power:200" in brief(decision)

@@ -106,6 +106,10 @@ class Pools:
     surplus_w: float
     used_w: float = 0.0
     probe_start_w: float = 0.0
+    # Power claimed by miners started this tick: the running miners it squeezes must make
+    # room at once (a small cut is otherwise held back as noise, and the start would draw on
+    # top of their unchanged targets).
+    started_w: float = 0.0
 
     def free(self, candidate: Candidate, limit_w: float) -> float:
         shared = 0.0 if candidate.gated else limit_w - self.used_w
@@ -309,6 +313,7 @@ def _start(
         _hand_over(c, victims, pools, s, beside=free >= c.claim_w)
     if probe:
         pools.probe_start_w += max(0.0, c.claim_w - max(0.0, free))
+    pools.started_w += c.claim_w
     pools.take(c, c.claim_w, limit_w + (c.claim_w if probe else 0.0))
     return probe
 
@@ -398,7 +403,7 @@ def _follow(c: Candidate, pools: Pools, s: Situation, share_w: float | None = No
             high=c.high_w,
             since_change_s=elapsed(memory.target_changed_at, s.now),
             control=control,
-            urgent=s.floor_breached,
+            urgent=s.floor_breached or pools.started_w > 0,
         )
         if c.boost_w > 0:
             target = max(target, min(desired, current + c.boost_w))
@@ -426,7 +431,7 @@ def _follow_levels(c: Candidate, pools: Pools, s: Situation, desired: float) -> 
             since_change_s=elapsed(memory.target_changed_at, s.now),
             dwell_s=memory.config.level_dwell_s,
             control=s.control,
-            urgent=s.floor_breached,
+            urgent=s.floor_breached or pools.started_w > 0,
         )
         level, why = step.level, step.reason
     c.target_w = level.power_w
