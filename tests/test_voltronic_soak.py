@@ -1,6 +1,8 @@
 """Fault soak: the real daemon polls the PI30 emulator through a pty 1,000 times while a
-fifth of the replies are faulty; then the inverter goes away and the controller must take its
-safe action once the data is stale."""
+fifth of the replies are faulty; then a burst of 3,000 junk lines hits the line (toward the
+inverter, then toward the driver) and a fresh reading must come at the latest on the second
+poll after it; then the inverter goes away and the controller must take its safe action once
+the data is stale."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ POLLS = 1000
 SPEED = 100.0  # clock seconds per wall second
 STALE_AFTER_S = 60.0  # clock seconds (0.6 s of wall time)
 SOAK_WALL_LIMIT_S = 60.0  # bound on the soak loop (it takes about 15 s)
+NOISE_LINES = 3000
+NOISE_WALL_LIMIT_S = 20.0  # bound on each burst's wait (recovery takes well under a second)
 
 FAULTS = FaultSpec(
     rates={"crc": 0.04, "nak": 0.04, "truncated": 0.04, "garbage": 0.04, "slow": 0.04},
@@ -72,6 +76,7 @@ async def test_fault_soak_through_the_daemon(tmp_path):
     await emulator.start()
     site = _site(emulator.path, tmp_path)
     source = VoltronicSource(site.energy_source)
+    polls = _observe_polls(source)
     miner = SimulatedMiner(site.miners[0], plant, clock, running=True)
     daemon = Daemon(site, energy=source, miners={"m1": miner}, clock=clock)
     states = []
@@ -103,7 +108,27 @@ async def test_fault_soak_through_the_daemon(tmp_path):
             assert injected[kind] - 3 <= counts.get(kind, 0) <= injected[kind], (kind, counts)
         # A slow stray reply may pass while the driver is idle between polls: no timeout then.
         assert counts["timeout"] >= 0.8 * injected["slow"]
-        assert set(counts) <= {"crc", "nak", "truncated", "garbage", "timeout", "parse"}
+        assert set(counts) <= {"crc", "nak", "truncated", "garbage", "timeout", "parse", "stray"}
+
+        # A burst of line noise: fresh data at the latest on the second poll after it stops.
+        emulator.faults = FaultSpec()  # the burst alone from here on
+        for toward in ("inverter", "driver"):
+            answered = emulator.commands["?"]
+            await emulator.line_noise(b"junk\r" * NOISE_LINES, toward=toward)
+            burst_end = time.monotonic()
+            while toward == "inverter" and emulator.commands["?"] < answered + NOISE_LINES:
+                # The noise stops for the driver once the inverter has refused its last line.
+                assert time.monotonic() - burst_end < NOISE_WALL_LIMIT_S, "noise never answered"
+                await asyncio.sleep(0.005)
+            burst_end = time.monotonic()
+            while not any(ok for started, _, ok in polls if started >= burst_end):
+                assert not run.done()
+                assert time.monotonic() - burst_end < NOISE_WALL_LIMIT_S, "no fresh data"
+                await asyncio.sleep(0.005)
+            after = [ok for started, _, ok in polls if started >= burst_end]
+            assert after.index(True) <= 1, (toward, after)  # the first or the second poll
+        assert source.fault_counts["nak"] >= NOISE_LINES // 10
+        assert source.fault_counts["overflow"] >= 1
 
         # The inverter goes away: readings go stale and the controller pauses the miner.
         await emulator.stop()
@@ -129,6 +154,25 @@ async def test_fault_soak_through_the_daemon(tmp_path):
         await asyncio.wait_for(run, 10)
         await emulator.stop()
     assert run.exception() is None
+
+
+def _observe_polls(source: VoltronicSource) -> list[tuple[float, float, bool]]:
+    """Record each read the daemon makes: (started, ended, succeeded), monotonic seconds."""
+    polls: list[tuple[float, float, bool]] = []
+    read = source.read
+
+    async def observed_read():
+        started = time.monotonic()
+        try:
+            reading = await read()
+        except BaseException:
+            polls.append((started, time.monotonic(), False))
+            raise
+        polls.append((started, time.monotonic(), True))
+        return reading
+
+    source.read = observed_read  # type: ignore[method-assign]
+    return polls
 
 
 def _safe_decision(daemon: Daemon) -> bool:

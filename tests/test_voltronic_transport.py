@@ -9,7 +9,7 @@ import tty
 import pytest
 
 from edge_mining.config import PlantConfig, VoltronicSourceConfig
-from edge_mining.devices import pi30
+from edge_mining.devices import pi30, voltronic
 from edge_mining.devices.base import CommandRejected, DeviceError, DeviceUnavailable, EnergySource
 from edge_mining.devices.voltronic import HidrawLink, VoltronicSource
 from edge_mining.sim.pi30_emulator import FaultSpec, Pi30Emulator
@@ -152,12 +152,13 @@ async def test_each_fault_kind_is_survived_and_counted(emulator, source, fault, 
     reading = await source.read()  # the retry recovers
     assert reading.load_power_w is not None
     assert emulator.injected[fault] == 1
-    # A late reply (slow) arrives while the next command waits: resync discards it.
+    # A late reply (slow) arrives after the retry was written: it answers the retry, and the
+    # retry's own reply is discarded as stray before the next command is written.
     await source.read()
     counts = source.fault_counts
     assert counts[counted_as] == 1
-    assert set(counts) <= {counted_as, "parse"}
-    assert counts.get("parse", 0) <= (1 if fault == "slow" else 0)
+    assert set(counts) <= {counted_as, "stray"}
+    assert counts.get("stray", 0) <= (1 if fault == "slow" else 0)
 
 
 async def test_persistent_faults_raise_device_errors(emulator, source):
@@ -276,3 +277,66 @@ async def test_vanish_fault_mid_command_then_reopen(plant, tmp_path):
     assert emulator.injected["vanish"] == 1
     assert source.fault_counts["disconnect"] == 1
     assert source.fault_counts["unavailable"] >= 1
+
+
+async def _until(condition, what: str, timeout_s: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("toward", ["inverter", "driver"])
+@pytest.mark.parametrize("lines", [3000, 30000])
+async def test_a_burst_of_line_noise_costs_no_reading_after_it(emulator, source, toward, lines):
+    """However long the burst, the first poll after it gets fresh data on its first attempt."""
+    await source.read()
+    await emulator.line_noise(b"junk\r" * lines, toward=toward)
+    if toward == "inverter":
+        # The noise stops for the driver when the inverter has refused the last junk line.
+        await _until(lambda: emulator.commands["?"] == lines, "the inverter to answer the noise")
+    # What waits to be read is bounded, however much arrived.
+    inbox = source.client._link._inbox
+    assert len(inbox.data) <= voltronic.MAX_INBOX_BYTES
+    queries = emulator.commands["QPIGS"]
+    reading = await source.read()
+    assert emulator.commands["QPIGS"] == queries + 1  # answered on the first attempt
+    assert reading.load_power_w is not None
+    counts = source.fault_counts
+    noise_kind = "nak" if toward == "inverter" else "garbage"
+    assert counts[noise_kind] >= 1
+    assert set(counts) <= {noise_kind, "overflow"}
+    if lines * 5 > 2 * voltronic.MAX_INBOX_BYTES:
+        assert counts["overflow"] >= 1
+
+
+async def test_refusals_of_noise_ahead_of_the_command_do_not_fail_it(emulator, source):
+    assert await source.client.query("QPI", pi30.parse_qpi) == "PI30"
+    # Noise reaches the inverter just before the command: its ten NAKs arrive after the
+    # command was written, followed by the real reply. The reply is the last frame: it wins.
+    fd = os.open(emulator.path, os.O_WRONLY | os.O_NOCTTY)
+    try:
+        os.write(fd, b"junk\r" * 10)
+    finally:
+        os.close(fd)
+    assert await source.client.query("QPI", pi30.parse_qpi) == "PI30"
+    assert emulator.commands["?"] == 10
+    assert emulator.commands["QPI"] == 2  # no retry
+    assert source.fault_counts == {"nak": 10}
+
+
+async def test_a_refusal_of_the_command_itself_still_fails_without_waiting(emulator):
+    source = VoltronicSource(_config(emulator.path, timeout_s=5.0))
+    emulator.inject("nak")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        with pytest.raises(CommandRejected):
+            await source.client.set("POP01")
+    finally:
+        await source.close()
+    # A NAK that no further frame follows is the answer: refused after the short settle time
+    # (0.17 s at 2400 baud), long before the 5 s timeout.
+    assert loop.time() - started < 2.5
+    assert emulator.commands["POP01"] == 1

@@ -11,6 +11,14 @@ per-command timeout, retries, resynchronisation after garbage, and reopening whe
 disappears (cable unplugged, USB re-enumeration). Every fault is counted by kind and logged
 once per kind until the link recovers.
 
+Line noise (a bad cable, a USB adapter that babbles) must never make the client read old
+lines for new answers. So, before each command is written, everything received until then is
+read out and discarded (counted by kind), and the receive buffer is bounded: a burst of any
+size costs at most the exchange it lands in. After the write, the inverter answers in order,
+so the reply to our command is the last thing it sends: a refusal or a corrupt frame that is
+followed by another frame within a few byte times was the answer to something earlier (a
+line of noise the inverter took for a command) and does not fail the attempt.
+
 ``VoltronicSource`` polls QPIGS (+ QPIGS2 on dual-MPPT models), QMOD and QPIWS and maps them
 into an ``EnergyReading``.
 """
@@ -50,7 +58,20 @@ FAULT_KINDS = (
     "frame",  # a line too short or too long to be a frame
     "disconnect",  # the open device went away
     "unavailable",  # the device could not be opened
+    "stray",  # a valid reply no command was waiting for (late, or answering line noise)
+    "overflow",  # bytes dropped because more arrived than a reply can hold before being read
 )
+
+# What the receive buffer keeps between two reads: several of the longest replies. Older
+# bytes can only be stale (everything is discarded before the next command anyway), so a
+# babbling line costs memory up to this bound and no more.
+MAX_INBOX_BYTES = 4096
+# How long to listen after a refusal or a corrupt frame for a further frame that would show
+# it answered an earlier line: this many byte times (the gap before an inverter's next reply
+# starts, with margin), and never less than MIN_SETTLE_S.
+SETTLE_BYTES = 40
+MIN_SETTLE_S = 0.05
+BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 
 
 class LinkLost(Exception):
@@ -61,11 +82,12 @@ class LinkLost(Exception):
 
 
 class _Inbox(asyncio.Protocol):
-    """Bytes received from the device, waited on by the reader."""
+    """Bytes received from the device, waited on by the reader; the newest MAX_INBOX_BYTES."""
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.lost = False
+        self.dropped = 0  # bytes dropped for overflow, not yet reported
         self.changed = asyncio.Event()
         self.transport: asyncio.Transport | None = None
 
@@ -74,6 +96,10 @@ class _Inbox(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.data += data
+        if len(self.data) > MAX_INBOX_BYTES:
+            excess = len(self.data) - MAX_INBOX_BYTES
+            del self.data[:excess]
+            self.dropped += excess
         self.changed.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -93,6 +119,21 @@ class _Inbox(asyncio.Protocol):
         if self.lost:
             raise LinkLost("device closed")
         return b""
+
+    def take_now(self) -> bytes:
+        """Whatever has arrived, without waiting."""
+        chunk = bytes(self.data)
+        self.data.clear()
+        return chunk
+
+    def take_dropped(self) -> int:
+        dropped, self.dropped = self.dropped, 0
+        return dropped
+
+
+# Reads a link makes to empty the device's buffer before a command: bounded, so that a line
+# that never stops babbling cannot keep the client in the drain.
+_DRAIN_READS = 16
 
 
 class SerialLink:
@@ -134,6 +175,27 @@ class SerialLink:
             raise LinkLost("device closed")
         return await self._inbox.take(timeout)
 
+    def drain(self) -> tuple[bytes, int]:
+        """Everything received so far, the kernel's buffer included, without waiting; and the
+        bytes dropped for overflow since the last drain."""
+        if self._transport is None or self._inbox is None:
+            raise LinkLost("device closed")
+        port = self._transport.serial  # type: ignore[attr-defined]
+        try:
+            # The transport reads only when the loop turns: take what the tty holds now.
+            for _ in range(_DRAIN_READS):
+                chunk = port.read(MAX_INBOX_BYTES) if port is not None else b""
+                if not chunk:
+                    break
+                self._inbox.data_received(chunk)
+        except (OSError, ValueError) as error:  # serial.SerialException is an OSError
+            raise LinkLost(f"read failed: {error}") from error
+        return self._inbox.take_now(), self._inbox.take_dropped()
+
+    def drain_dropped(self) -> int:
+        """Bytes dropped for overflow since the last call."""
+        return self._inbox.take_dropped() if self._inbox is not None else 0
+
     async def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
@@ -159,19 +221,21 @@ class HidrawLink:
         self._fd, self._inbox = fd, inbox
         asyncio.get_running_loop().add_reader(fd, self._readable)
 
-    def _readable(self) -> None:
+    def _readable(self) -> bool:
+        """Read what the device has; False when it had nothing (or went away)."""
         assert self._fd is not None and self._inbox is not None
         try:
             data = os.read(self._fd, 256)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             data = b""
         if data:
             self._inbox.data_received(data)
-        else:
-            asyncio.get_running_loop().remove_reader(self._fd)
-            self._inbox.connection_lost(None)
+            return True
+        asyncio.get_running_loop().remove_reader(self._fd)
+        self._inbox.connection_lost(None)
+        return False
 
     async def write(self, data: bytes) -> None:
         if self._fd is None or self._inbox is None or self._inbox.lost:
@@ -191,6 +255,21 @@ class HidrawLink:
         if self._inbox is None:
             raise LinkLost("device closed")
         return await self._inbox.take(timeout)
+
+    def drain(self) -> tuple[bytes, int]:
+        """As SerialLink.drain: everything received so far, and the bytes dropped."""
+        if self._fd is None or self._inbox is None or self._inbox.lost:
+            raise LinkLost("device closed")
+        for _ in range(_DRAIN_READS * MAX_INBOX_BYTES // 256):
+            if not self._readable():
+                break
+        if self._inbox.lost and not self._inbox.data:
+            raise LinkLost("device closed")
+        return self._inbox.take_now(), self._inbox.take_dropped()
+
+    def drain_dropped(self) -> int:
+        """Bytes dropped for overflow since the last call."""
+        return self._inbox.take_dropped() if self._inbox is not None else 0
 
     async def close(self) -> None:
         if self._fd is not None:
@@ -232,7 +311,11 @@ class Pi30Client:
         self._seen: set[str] = set()
         self._down = False
         self._link: Link | None = None
+        # After a refusal or a corrupt frame, how long to listen for a further frame.
+        self._settle_s = max(MIN_SETTLE_S, SETTLE_BYTES * BITS_PER_BYTE / baudrate)
         self._buffer = pi30.FrameBuffer()
+        # Lines received during one exchange and not yet examined: at most one read's worth
+        # (MAX_INBOX_BYTES), and emptied before every command.
         self._lines: deque[bytes] = deque()
         self._lock = asyncio.Lock()
 
@@ -275,6 +358,7 @@ class Pi30Client:
                         await asyncio.sleep(min(0.5, self.timeout_s / 4))
                     continue
                 try:
+                    self._discard_stale(link, command)
                     await link.write(request)
                     result = await self._read_reply(link, command, parser)
                 except LinkLost as error:
@@ -318,34 +402,79 @@ class Pi30Client:
         self._buffer.clear()
         self._lines.clear()
 
+    def _discard_stale(self, link: Link, command: str) -> None:
+        """Read out and drop everything received before ``command`` is written: the resync.
+
+        Nothing received so far can answer the command about to be written: it is a late reply,
+        the inverter's refusal of line noise, or the noise itself. Each line is counted by its
+        kind (``stray`` for a valid reply), with one log line per kind.
+        """
+        data, dropped = link.drain()
+        lines = [*self._lines, *self._buffer.feed(data)]
+        self._lines.clear()
+        kinds: Counter[str] = Counter()
+        for line in lines:
+            kinds.update(_stale_kinds(line))
+        tail = self._buffer.clear().strip(b"\0")
+        if tail:
+            kinds["truncated" if tail.startswith(b"(") else "garbage"] += 1
+        if overflow := self._buffer.take_overflow():
+            kinds["garbage"] += 1
+            dropped += overflow
+        for kind, count in sorted(kinds.items()):
+            noun = "line" if count == 1 else "lines"
+            self._fault(
+                kind, f"{command}: discarded {count} {noun} received before the command", count
+            )
+        if dropped:
+            self._fault("overflow", f"{command}: dropped {dropped} bytes of a burst")
+
     async def _read_reply(self, link: Link, command: str, parser: Callable[[bytes], T]) -> T:
         """Read lines until one is ``command``'s valid reply, or the attempt fails.
 
         Lines that are garbage, or valid frames that do not parse as this command's reply (a
-        late reply to an earlier command), are counted and skipped: that is the resync. Lines
-        not yet examined stay queued for the next exchange.
+        late reply to an earlier command), are counted and skipped. The inverter answers in
+        order, so its answer to ``command`` is the last frame it sends: a refusal or a corrupt
+        frame fails the attempt only if no further frame starts within the settle time (or
+        before the deadline); one that is followed by another frame answered an earlier line.
         """
         deadline = time.monotonic() + self.timeout_s
         discarded_kind: str | None = None
+        failed: _AttemptFailed | None = None
         while True:
             while self._lines:
-                reply = self._accept_line(command, self._lines.popleft(), parser)
-                if reply is _PADDING:
+                outcome = self._accept_line(command, self._lines.popleft(), parser)
+                if outcome is _PADDING:
                     continue
-                if isinstance(reply, _Discarded):
-                    discarded_kind = reply.kind
+                if isinstance(outcome, _AttemptFailed):
+                    failed = outcome
                     continue
-                return reply  # type: ignore[return-value]
+                if isinstance(outcome, _Discarded):
+                    discarded_kind = outcome.kind
+                    if outcome.kind != "garbage":
+                        failed = None  # a frame came after it: the failure answered something else
+                    continue
+                return outcome  # type: ignore[return-value]
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            frame_on_its_way = pi30.START in self._buffer.pending
+            if failed is not None and (remaining <= 0 or not frame_on_its_way):
+                # Nothing more is on its way: listen a little for a further frame.
+                data = await link.read(min(self._settle_s, remaining)) if remaining > 0 else b""
+                if not data:
+                    raise failed
+            elif remaining <= 0:
                 self._on_timeout(command, discarded_kind)
-            self._lines.extend(self._buffer.feed(await link.read(remaining)))
+            else:
+                data = await link.read(remaining)
+            self._lines.extend(self._buffer.feed(data))
             if overflow := self._buffer.take_overflow():
                 self._fault("garbage", f"{command}: {overflow} bytes without a frame end")
+            if dropped := link.drain_dropped():
+                self._fault("overflow", f"{command}: dropped {dropped} bytes of a burst")
 
     def _accept_line(
         self, command: str, line: bytes, parser: Callable[[bytes], T]
-    ) -> T | _Discarded | object:
+    ) -> T | _Discarded | _AttemptFailed | object:
         stripped = line.lstrip(b"\0")
         if not stripped:
             return _PADDING  # USB report padding, nothing lost
@@ -357,13 +486,13 @@ class Pi30Client:
                 self._fault("garbage", f"{command}: {len(stripped)} bytes of line noise")
                 return _Discarded("garbage")
             self._fault(error.kind, f"{command}: {error}")
-            raise _AttemptFailed(error.kind, str(error)) from error
+            return _AttemptFailed(error.kind, str(error))
         self._count_skipped(command, frame.skipped)
         try:
             return parser(frame.payload)
         except pi30.NakError as error:
             self._fault("nak", f"{command}: {error}")
-            raise _AttemptFailed("nak", str(error)) from error
+            return _AttemptFailed("nak", str(error))
         except pi30.Pi30Error as error:
             self._fault("parse", f"{command}: {error}")
             return _Discarded("parse")
@@ -386,10 +515,10 @@ class Pi30Client:
         self._fault("timeout", f"{command}: no reply within {self.timeout_s:g} s")
         raise _AttemptFailed("timeout", f"no reply within {self.timeout_s:g} s")
 
-    def _fault(self, kind: str, message: str) -> None:
+    def _fault(self, kind: str, message: str, count: int = 1) -> None:
         # A flaky cable produces many faults that retries absorb: each is counted, the first
         # of each kind is a warning, the rest are debug lines.
-        self.fault_counts[kind] += 1
+        self.fault_counts[kind] += count
         if kind in self._seen:
             log.debug("%s: %s (%s)", self.name, message, kind)
         else:
@@ -431,6 +560,26 @@ class _Discarded:
 
 
 _PADDING = object()
+
+
+def _stale_kinds(line: bytes) -> list[str]:
+    """The fault kinds in a line received before its command was written: the line's own
+    (``stray`` for a valid reply) and that of the bytes skipped before its frame, if any."""
+    stripped = line.lstrip(b"\0")
+    if not stripped:
+        return []  # USB report padding
+    try:
+        frame = pi30.decode_frame(stripped)
+    except pi30.FrameError as error:
+        kind, skipped = ("frame" if pi30.START in stripped else "garbage"), error.skipped
+    except pi30.Pi30Error as error:
+        kind, skipped = error.kind, error.skipped
+    else:
+        kind, skipped = "stray", frame.skipped
+    skipped = skipped.strip(b"\0")
+    if not skipped:
+        return [kind]
+    return [kind, "truncated" if skipped.startswith(b"(") else "garbage"]
 
 
 # ------------------------------------------------------------------------------ source

@@ -12,6 +12,11 @@ fault injection make it a flaky cable on demand:
 - ``vanish``: the device disappears for ``vanish_s`` seconds, then comes back on a new
   pseudo-terminal behind the same path (a symlink), like a USB re-enumeration
 
+``line_noise()`` puts a burst of bytes on the cable, toward the inverter (which answers NAK to
+every line it takes for a command) or toward the driver. By default every received line is
+answered, however many arrive (the worst case for a driver); ``max_backlog`` models a real
+inverter's firmware instead, which keeps only a few lines while it is busy answering.
+
 Embedding: ``Pi30Emulator(plant).start()`` in the caller's event loop (the demo and the tests
 share the Plant object); ``edge-mining emulate inverter`` runs it standalone.
 """
@@ -133,6 +138,7 @@ class Pi30Emulator:
         link_path: str | Path | None = None,
         dual_mppt: bool = False,
         hid_reports: bool = False,
+        max_backlog: int | None = None,
     ) -> None:
         self.plant = plant
         self.clock = clock or WallClock()
@@ -144,6 +150,9 @@ class Pi30Emulator:
         self.dual_mppt = dual_mppt
         # USB HID inverters answer in 8-byte reports padded with NULs.
         self.hid_reports = hid_reports
+        # Lines waiting to be answered; more are lost (a real UART's overflow). None: no bound.
+        self.max_backlog = max_backlog
+        self.lost_requests = 0
         self.output_priority = 2  # SBU
         self.charger_priority = 1  # solar first
         self.injected: Counter[str] = Counter()
@@ -218,6 +227,24 @@ class Pi30Emulator:
         await asyncio.sleep(seconds)
         self._open_pty()
 
+    async def line_noise(self, data: bytes, *, toward: str = "inverter") -> None:
+        """A burst of line noise on the cable: ``data`` reaches the inverter (``toward=
+        "inverter"``: it answers each line as a command, NAK for junk) or the driver
+        (``"driver"``). Returns once every byte has been written into the pseudo-terminal."""
+        if toward not in ("inverter", "driver"):
+            raise ValueError(f"toward must be inverter or driver, not {toward!r}")
+        if self._pty is None:
+            raise RuntimeError("emulator not started")
+        if toward == "driver":
+            await _write_all(self._pty.master, data)
+            return
+        # The device side of the pty, opened again as another writer on the line would.
+        fd = os.open(self._pty.path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            await _write_all(fd, data)
+        finally:
+            os.close(fd)
+
     def _open_pty(self) -> None:
         pty = _Pty()
         self._pty = pty
@@ -267,7 +294,10 @@ class Pi30Emulator:
                 # The command is complete once its last byte has crossed the wire.
                 started = self._first_byte_at
                 done = started + (len(self._inbox) + 1) * self._byte_time()
-                self._queue.put_nowait((bytes(self._inbox), max(now, done)))
+                if self.max_backlog is not None and self._queue.qsize() >= self.max_backlog:
+                    self.lost_requests += 1
+                else:
+                    self._queue.put_nowait((bytes(self._inbox), max(now, done)))
                 self._inbox.clear()
                 self._first_byte_at = None
             elif len(self._inbox) < 256:
@@ -436,6 +466,29 @@ class Pi30Emulator:
             f"{_fit(rated_w, 4, 0)} {_fit(rated_w, 4, 0)} 48.0 46.0 42.0 56.4 54.0 "
             f"2 030 060 0 {self.output_priority} {self.charger_priority} 9 01 0 0 54.0 0 1"
         ).encode("ascii")
+
+
+async def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to a non-blocking fd, waiting for room as the reader drains it."""
+    loop = asyncio.get_running_loop()
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+            continue
+        except BlockingIOError:
+            pass
+        room: asyncio.Future[None] = loop.create_future()
+        loop.add_writer(fd, _resolve, room)
+        try:
+            await room
+        finally:
+            loop.remove_writer(fd)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _corrupt_crc(reply: bytes) -> bytes:
