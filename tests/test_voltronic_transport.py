@@ -289,24 +289,29 @@ async def _until(condition, what: str, timeout_s: float = 20.0) -> None:
 
 @pytest.mark.parametrize("toward", ["inverter", "driver"])
 @pytest.mark.parametrize("lines", [3000, 30000])
-async def test_a_burst_of_line_noise_costs_no_reading_after_it(emulator, source, toward, lines):
+async def test_a_burst_of_line_noise_costs_no_reading_after_it(emulator, toward, lines):
     """However long the burst, the first poll after it gets fresh data on its first attempt."""
-    await source.read()
-    await emulator.line_noise(b"junk\r" * lines, toward=toward)
-    if toward == "inverter":
-        # The noise stops for the driver when the inverter has refused the last junk line.
-        await _until(lambda: emulator.commands["?"] == lines, "the inverter to answer the noise")
-    # What waits to be read is bounded, however much arrived.
-    inbox = source.client._link._inbox
-    assert len(inbox.data) <= voltronic.MAX_INBOX_BYTES
-    queries = emulator.commands["QPIGS"]
-    reading = await source.read()
-    assert emulator.commands["QPIGS"] == queries + 1  # answered on the first attempt
-    assert reading.load_power_w is not None
+    # A generous timeout: under CPU load a reply may take long, and a retry would hide a miss.
+    source = VoltronicSource(_config(emulator.path, timeout_s=5.0))
+    try:
+        await source.read()
+        await emulator.line_noise(b"junk\r" * lines, toward=toward)
+        if toward == "inverter":
+            # The noise stops for the driver when the inverter has refused the last junk line.
+            await _until(lambda: emulator.commands["?"] == lines, "the inverter to answer it")
+        # What waits to be read is bounded, however much arrived.
+        assert len(source.client._link._inbox.data) <= voltronic.MAX_INBOX_BYTES
+        queries = emulator.commands["QPIGS"]
+        reading = await source.read()
+        assert emulator.commands["QPIGS"] == queries + 1  # answered on the first attempt
+        assert reading.load_power_w is not None
+    finally:
+        await source.close()
     counts = source.fault_counts
     noise_kind = "nak" if toward == "inverter" else "garbage"
     assert counts[noise_kind] >= 1
-    assert set(counts) <= {noise_kind, "overflow"}
+    # Dropping the oldest bytes of a burst cuts a line: its rest is garbage or truncated.
+    assert set(counts) <= {noise_kind, "overflow", "garbage", "truncated"}
     if lines * 5 > 2 * voltronic.MAX_INBOX_BYTES:
         assert counts["overflow"] >= 1
 
