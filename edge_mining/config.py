@@ -14,14 +14,13 @@ environment:
 from __future__ import annotations
 
 import ipaddress
-import json
+import math
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -32,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge_mining.config_file import ConfigFileError, parse_json, parse_yaml, read_config_text
 from edge_mining.model import HashrateCurve, Mode, PowerLevel
 
 ADDON_OPTIONS_PATH = Path("/data/options.json")
@@ -54,8 +54,17 @@ class SettingProblems(ValueError):
 
 
 class _Section(BaseModel):
-    # Unknown keys are errors: a typo in a threshold must not be silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are errors: a typo in a threshold must not be silently ignored. Infinite
+    # and NaN numbers are errors too: `stale_after_s: .inf` would switch a safety off.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_negative_zero(cls, value: Any) -> Any:
+        # `-0.0` is zero; it must not show as "-0 %" in Home Assistant.
+        if isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0:
+            return 0.0
+        return value
 
 
 # --------------------------------------------------------------------------- energy sources
@@ -687,18 +696,12 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None) -> SiteConf
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> SiteConfig:
-    """Load a YAML (or JSON: YAML is a superset) configuration file."""
+    """Load a YAML (or JSON: YAML is a superset) configuration file. Anything that is not a
+    small UTF-8 YAML file of unique keys is a one-line ConfigError (see config_file)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ConfigError([f"{path}: {problem}{where}"]) from None
+        raw = parse_yaml(read_config_text(path))
+    except ConfigFileError as error:
+        raise ConfigError([f"{path}: {error}"]) from None
     return parse_config(raw, environ)
 
 
@@ -706,11 +709,9 @@ def read_addon_options(path: Path = ADDON_OPTIONS_PATH) -> Any:
     """The add-on's options.json, decoded; unset ``state_dir`` defaults to its folder (the
     add-on's persistent ``/data``). Unreadable or invalid JSON is a one-line ConfigError."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
-    except json.JSONDecodeError as error:
-        raise ConfigError([f"{path}: invalid JSON at line {error.lineno}: {error.msg}"]) from None
+        raw = parse_json(read_config_text(path))
+    except ConfigFileError as error:
+        raise ConfigError([f"{path}: {error}"]) from None
     if isinstance(raw, dict) and "state_dir" not in raw:
         raw = {**raw, "state_dir": str(path.parent)}
     return raw
