@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edge_mining import __version__
+from edge_mining.logs import configure_logging, pin_root_level
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -457,6 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", choices=["debug", "info", "warning", "error"], default=None,
         help="default: the site's log_level for run, warning for the demo, info otherwise",
     )  # fmt: skip
+    parser.add_argument(
+        "--log-wire", action="store_true",
+        help="also log what protocol libraries log at debug level (HTTP, gRPC frames, Modbus, "
+        "SSH, MQTT): noisy; known secrets are still replaced by ***",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_demo(sub)
@@ -464,14 +469,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_probe(sub)
     _add_analysis(sub)
     return parser
-
-
-def configure_logging(level: str | None) -> None:
-    logging.basicConfig(
-        level=getattr(logging, (level or "info").upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def print_config_problems(problems: Sequence[str]) -> None:
@@ -498,7 +495,7 @@ def check_config_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, wire=args.log_wire)
     try:
         return args.handler(args)
     except MissingDependency as error:
@@ -508,5 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-if __name__ == "__main__":
+def program() -> None:
+    """The ``edge-mining`` program: this process's logging is ours alone (see logs)."""
+    pin_root_level()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    program()

@@ -594,6 +594,16 @@ class SiteConfig(_Section):
                 raise ValueError(f"heating zone {zone.name!r} names unknown miners {unknown}")
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every non-empty secret of the site (passwords, tokens, keys), for log redaction."""
+        secrets = [
+            self.mqtt.password,
+            self.homeassistant.token,
+            self.forecast.api_key,
+            *(miner.password for miner in self.miners),
+        ]
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
     def miner(self, name: str) -> MinerConfig:
         for miner in self.miners:
             if miner.name == name:

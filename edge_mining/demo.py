@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import tempfile
 from contextlib import AsyncExitStack
@@ -28,6 +27,7 @@ from typing import Any
 from edge_mining.clock import Clock, ScaledClock
 from edge_mining.config import ConfigError, SiteConfig, load_config, parse_config
 from edge_mining.demo_console import LiveConsole, PlainConsole, header_lines
+from edge_mining.logs import set_level as set_log_level
 
 # The plain console, under its historical name (tests import it from here).
 Console = PlainConsole
@@ -278,7 +278,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if getattr(args, "log_level", None) is None:
         # The console view already shows every command; keep the log for warnings.
-        logging.getLogger().setLevel(logging.WARNING)
+        set_log_level("warning")
     with tempfile.TemporaryDirectory(prefix="edge-mining-demo-") as scratch:
         state_dir = args.state_dir if args.state_dir is not None else Path(scratch)
         notes: list[str] = []

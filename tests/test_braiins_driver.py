@@ -14,7 +14,8 @@ from edge_mining.config import SiteConfig
 from edge_mining.devices.base import CommandRejected, DeviceAuthError, MinerDriver
 from edge_mining.devices.braiins import BraiinsMiner, firmware_name
 from edge_mining.devices.factory import build_miners
-from edge_mining.model import MinerStatus
+from edge_mining.model import Action, Command, MinerStatus
+from edge_mining.service.actuation import send_in_order
 from edge_mining.sim.braiins import EmulatedMiner
 
 M = MinerStatus
@@ -211,8 +212,37 @@ async def test_wrong_password_is_an_auth_error_naming_the_miner(caplog):
                 await driver.stop()
             with pytest.raises(DeviceAuthError, match="garage"):
                 await driver.set_power_target(2000)
+            for _ in range(3):
+                assert (await driver.read()).status == M.ERROR
         assert emulated.machine.mining_enabled
         assert "wrong-pw" not in caplog.text
+        # Logged once, as an error naming the miner and the user.
+        refusals = [r for r in caplog.records if "refused the credentials" in r.getMessage()]
+        assert len(refusals) == 1, caplog.text
+        assert refusals[0].levelno == logging.ERROR
+        assert f"miner garage ({host}) refused the credentials of user 'root'" in (
+            refusals[0].getMessage()
+        )
+
+
+async def test_a_failed_power_target_is_logged_in_words_not_as_a_repr(caplog):
+    host = fresh_host()
+    async with EmulatedMiner(host, **FAST) as emulated:
+        driver = BraiinsMiner(miner_config(host, name="garage"))
+        assert (await driver.read()).status == M.MINING
+        await emulated.set_unreachable(True)  # connection refused from now on
+        command = Command("garage", Action.SET_POWER, "test", power_w=2000)
+        with caplog.at_level(logging.WARNING, logger="edge_mining"):
+            await send_in_order(driver, [command], timeout_s=10.0)
+    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failures) == 1, caplog.text
+    line = failures[0]
+    assert (
+        f"garage: set_power 2000 W (test): failed: miner garage ({host}): set power target failed: "
+        in line
+    )
+    assert "(ConnectionRefusedError)" in line
+    assert "<" not in line and " at 0x" not in line and "bound method" not in line
 
 
 def test_firmware_names():

@@ -20,6 +20,7 @@ import httpx
 from pydantic import ValidationError
 
 from edge_mining.config import MqttConfig, SiteConfig
+from edge_mining.devices.redact import add_secret, one_line
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def fetch_mqtt_service(environ: Mapping[str, str], timeout_s: float = TIMEOUT_S)
     token = environ.get("SUPERVISOR_TOKEN")
     if not token:
         raise SupervisorError("SUPERVISOR_TOKEN is not set (not running as an add-on?)")
+    add_secret(token)
     url = f"{supervisor_url(environ)}/services/mqtt"
     try:
         response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s)
@@ -51,6 +53,7 @@ def fetch_mqtt_service(environ: Mapping[str, str], timeout_s: float = TIMEOUT_S)
         body = {}
     if response.status_code != 200 or not isinstance(body, dict) or body.get("result") != "ok":
         message = body.get("message") if isinstance(body, dict) else None
+        message = one_line(str(message)) if message else None
         raise SupervisorError(
             f"the Supervisor has no MQTT service (HTTP {response.status_code}"
             + (f": {message}" if message else "")

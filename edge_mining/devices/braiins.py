@@ -46,6 +46,7 @@ from edge_mining.devices.base import (
     DeviceUnavailable,
 )
 from edge_mining.devices.miner_state import Observation, TransitionTracker
+from edge_mining.devices.redact import add_secret
 from edge_mining.model import MinerState, MinerStatus
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class BraiinsMiner:
         # pyasic's factory waits up to 3 s for each of two stages, then we ask two gRPC calls.
         self.detect_timeout_s = 6.0 + 3 * timeout_s
         self._auth_error: str | None = None
+        self._last_status: MinerStatus | None = None  # for a debug line when it changes
         self._initial_flag: bool | None = None
         self._last_target_w: float | None = None
         # The last refused power target, reported in ``errors`` until one is accepted.
@@ -181,6 +183,9 @@ class BraiinsMiner:
         if self._auth_error:
             status = MinerStatus.ERROR
             errors = (self._auth_error, *errors)
+        if status != self._last_status:
+            log.debug("%s: %s", self.label, status.value)
+            self._last_status = status
         constraints = self.constraints
         return MinerState(
             name=self.name,
@@ -339,12 +344,13 @@ class BraiinsMiner:
         try:
             constraints = await self._grpc(miner.web.get_constraints())
             details = await self._grpc(miner.web.get_miner_details())
-        except DeviceAuthError as exc:
-            if self._auth_error is None:
-                log.error("%s", exc)
-            self._auth_error = str(exc)
-            return
+        except DeviceAuthError:
+            return  # _translate set and logged the error (once until accepted again)
+        if self._auth_error is not None:
+            user = self.config.username
+            log.info("%s accepts the credentials of user %r again", self.label, user)
         self._auth_error = None
+        remember_session_token(miner)
         self.constraints = parse_constraints(constraints) or self.constraints
         self.firmware = firmware_name(details.get("bosVersion", {}).get("current")) or self.firmware
         self.serial = details.get("serialNumber") or self.serial
@@ -467,12 +473,13 @@ class BraiinsMiner:
 
     async def _grpc(self, call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         """Run one pyasic gRPC call, mapping failures onto the driver errors."""
+        what = getattr(call, "__name__", "gRPC call").replace("_", " ")
         try:
             return await self._guard(call)
         except DeviceError:
             raise
         except Exception as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, what) from exc
 
     async def _guard(self, call: Awaitable[T]) -> T:
         try:
@@ -487,23 +494,32 @@ class BraiinsMiner:
     def _no_answer(self) -> DeviceUnavailable:
         return DeviceUnavailable(f"{self.label}: no answer within {self.timeout_s:g} s")
 
-    def _translate(self, exc: BaseException) -> DeviceError:
+    def _translate(self, exc: BaseException, what: str = "gRPC call") -> DeviceError:
         grpc_error = _find_grpc_error(exc)
         if grpc_error is not None:
             message = grpc_error.message or grpc_error.status.name
             if grpc_error.status in AUTH_STATUSES:
-                self._auth_error = (
+                return self._auth_refused(
                     f"{self.label} refused the credentials of user {self.config.username!r}:"
                     f" {message}"
                 )
-                return DeviceAuthError(self._auth_error)
             if grpc_error.status in REFUSAL_STATUSES:
                 return CommandRejected(f"{self.label} refused the command: {message}")
             return DeviceUnavailable(
                 f"{self.label}: gRPC error {grpc_error.status.name}: {message}"
             )
         self._lost = True
-        return DeviceUnavailable(f"{self.label}: {type(exc).__name__}: {exc}")
+        # pyasic's message names its stub's bound method ("gRPC command failed - <bound
+        # method ...>"): say what failed and the underlying cause instead.
+        return DeviceUnavailable(f"{self.label}: {what} failed: {root_cause(exc)}")
+
+    def _auth_refused(self, message: str) -> DeviceAuthError:
+        """The miner refused our login: an error line once (naming the miner and the user,
+        never the password), then the miner is in ERROR until it accepts us again."""
+        if self._auth_error is None:
+            log.error("%s", message)
+        self._auth_error = message
+        return DeviceAuthError(message)
 
     async def _rpc_action(self, miner: AnyMiner, command: Literal["pause", "resume"]) -> None:
         try:
@@ -560,6 +576,28 @@ def _mining_enabled(details: dict[str, Any]) -> bool | None:
     if status is None:
         return None
     return status == GrpcMinerStatus.NORMAL
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost cause of ``exc`` in words: its message and type, never an object repr."""
+    cause = exc
+    for _ in range(6):
+        inner = cause.__cause__ or cause.__context__
+        if inner is None:
+            break
+        cause = inner
+    name = type(cause).__name__
+    text = " ".join(str(cause).split())
+    if not text or " at 0x" in text or "<bound method" in text:
+        return name
+    return f"{text} ({name})"
+
+
+def remember_session_token(miner: AnyMiner) -> None:
+    """Redact BraiinsOS's login token from the log (wire loggers print gRPC headers)."""
+    token = getattr(getattr(miner, "web", None), "token", None)
+    if isinstance(token, str):
+        add_secret(token)
 
 
 def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:

@@ -40,6 +40,7 @@ from edge_mining.config import (
 from edge_mining.devices.base import DeviceAuthError, DeviceError, DeviceUnavailable
 from edge_mining.devices.failures import FailureReporter
 from edge_mining.devices.payload import iso_epoch
+from edge_mining.devices.redact import add_secret, one_line
 from edge_mining.model import EnergyReading, Forecast
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class HomeAssistantClient:
         base_url: str | None = None,
     ) -> None:
         base, token = resolve_endpoint(config, environ)
+        add_secret(token)  # a server that echoes our headers must not put it in the log
         # base_url overrides where the (resolved) API lives: tests, unusual proxies.
         self.base_url = base_url or base
         base = self.base_url
@@ -201,7 +203,8 @@ class HomeAssistantClient:
         if status == 404:
             raise EntityNotFound(f"{path.rsplit('/', 1)[-1]} not found in Home Assistant")
         if status >= 400:
-            text = response.text[:200].strip()
+            # One line of the body, never the token (some proxies echo the request headers).
+            text = one_line(response.text)
             raise DeviceError(f"Home Assistant answered HTTP {status} to {path}: {text}")
         try:
             return json.loads(response.content) if response.content else None

@@ -12,6 +12,8 @@ from typing import Any
 
 from edge_mining.clock import Clock, WallClock
 from edge_mining.config import ADDON_OPTIONS_PATH, ConfigError, SiteConfig, load_config
+from edge_mining.devices.redact import add_secret
+from edge_mining.logs import set_level as set_log_level
 from edge_mining.service.daemon import Daemon
 
 log = logging.getLogger(__name__)
@@ -179,7 +181,9 @@ def run_command(args: argparse.Namespace) -> int:
         print_config_problems(error.problems)
         return EXIT_CONFIG
     if getattr(args, "log_level", None) is None:
-        logging.getLogger().setLevel(site.log_level.upper())
+        set_log_level(site.log_level)
+    for secret in site.secret_values():
+        add_secret(secret)
     log.info("%s", banner(site, broker_origin=origin))
     try:
         asyncio.run(serve(site, on_daemon=lambda daemon: daemon.add_listener(ChangeLog())))
