@@ -68,6 +68,9 @@ TEMPERATURE_POLL_S = 30.0
 TEMPERATURE_STALE_S = 900.0
 # The hashprice reader caches for its own refresh_s; this only bounds how late we notice.
 HASHPRICE_POLL_S = 300.0
+# Shutdown: a task that ignored a cancellation is cancelled again this often, until this long.
+CANCEL_RETRY_S = 0.1
+CANCEL_DEADLINE_S = 10.0
 LISTENER_TIMEOUT_S = 5.0
 
 
@@ -302,10 +305,28 @@ class Daemon:
         self._tasks.add(task)
 
     async def _cancel_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Cancel every task and wait until each has ended.
+
+        One cancellation is not always enough: Python 3.11's ``asyncio.wait_for`` returns its
+        inner result when that completed in the same loop turn as the cancellation (CPython
+        gh-86296, fixed in 3.12), and pyasic reads its sockets through it. The cancellation is
+        then lost, the poll loop runs on, and the shutdown used to hang there, the miners never
+        paused. So a task still running is cancelled again, until CANCEL_DEADLINE_S; one that
+        outlives that is logged and left behind, and the shutdown goes on.
+        """
+        pending = set(self._tasks)
+        deadline = time.monotonic() + CANCEL_DEADLINE_S
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY_S)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(sorted(task.get_name() for task in pending))
+                log.error("shutdown: %s did not stop; going on without", names)
+                break
+        for task in self._tasks - pending:
+            if not task.cancelled():
+                task.exception()  # retrieved: a failure was already reported by run()
         self._tasks.clear()
 
     async def _sleep_or_wake(self, seconds: float, wake: asyncio.Event) -> None:
