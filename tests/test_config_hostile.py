@@ -236,6 +236,7 @@ ENERGY = "energy_source"
 FORECAST_SOLAR = {"type": "forecast_solar", "latitude": 45, "longitude": 9, "planes": [{"kwp": 5}]}
 ZONE = {"name": "z", "miners": ["m3k"], "temperature_entity": "sensor.t"}
 CURVE = [{"power_w": 2000, "hashrate_ths": 70}]
+LEVELS = [{"name": "eco", "power_w": 2000, "hashrate_ths": 70}]
 HASHPRICE = {"url": "https://example.org/x", "json_path": "a"}
 PLACES: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = [
     ("PlantConfig", {ENERGY: {"type": "simulated", "plant": {}}}, (ENERGY, "plant")),
@@ -253,6 +254,11 @@ PLACES: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = [
         "CurvePoint",
         {"miners": [{**MINER_3KW, "efficiency_curve": CURVE}]},
         ("miners", 0, "efficiency_curve", 0),
+    ),
+    (
+        "LevelConfig",
+        {"miners": [{**MINER_3KW, "levels": LEVELS}]},
+        ("miners", 0, "levels", 0),
     ),
     ("ControlConfig", {"control": {}}, ("control",)),
     ("ForecastConfig", {"forecast": {}}, ("forecast",)),
