@@ -67,10 +67,11 @@ mqtt: {{enabled: false}}
     log = err.decode()
     assert process.returncode == 0, log
     assert TOKEN not in log
-    # Once per kind of failure (by the source, and by the daemon for the reading), each on
-    # one line, the token masked even where the body is cut.
+    # Once per kind of failure and per reporter (the source, the daemon for the reading, the
+    # change log for "energy data stale"), each on one line, the token masked where cut too.
     errors = [line for line in log.splitlines() if "answered HTTP 500" in line]
-    assert 1 <= len(errors) <= 2, log
+    reporters = [line.split()[3] for line in errors]
+    assert errors and len(reporters) == len(set(reporters)), log
     for line in errors:
         assert "Bad Gateway" in line and len(line) < 400
         assert "authorization: Bearer ***" in line
