@@ -114,9 +114,13 @@ async def test_each_fault_is_reported_survived_and_recovered(tmp_path):
         # The daemon lives on and the healthy miner is untouched.
         assert not run.done()
         ticks = daemon.ticks
-        await asyncio.sleep(0.3)
-        assert daemon.ticks > ticks
-        assert daemon.state.miners["healthy"].status == M.MINING
+        deadline = time.monotonic() + 30
+        while daemon.ticks <= ticks:
+            assert time.monotonic() < deadline, "the daemon stopped ticking"
+            await asyncio.sleep(0.05)
+        await _until(daemon, "healthy", lambda s: s.status == M.MINING)
+        assert emulated["healthy"].machine.mining_enabled
+        assert emulated["healthy"].machine.active_target_w == 3068
         assert stubborn.status == M.MINING  # a refused target is not a stopped miner
 
         # Clear every fault: each miner comes back.
@@ -130,14 +134,12 @@ async def test_each_fault_is_reported_survived_and_recovered(tmp_path):
         await _until(daemon, "stubborn", lambda s: not s.errors and s.power_target_w == 2000)
         await drivers["locked"].stop()
         assert not emulated["locked"].machine.mining_enabled
-        # Re-detection happened only where the miner had been unreachable.
+        # Re-detection happened once per time a miner was unreachable, and only then. (Under
+        # CPU load a healthy miner may miss a deadline too: it is then re-detected, rightly.)
         assert {n: d.detections for n, d in drivers.items()} == {
-            "healthy": 1,
-            "gone": 2,
-            "slow": 2,
-            "locked": 1,
-            "stubborn": 1,
+            n: 1 + d.losses for n, d in drivers.items()
         }
+        assert drivers["gone"].losses >= 1 and drivers["slow"].losses >= 1
     finally:
         stop.set()
         await asyncio.wait_for(run, 10)

@@ -125,6 +125,7 @@ class BraiinsMiner:
         self.firmware: str | None = None
         self.serial: str | None = None
         self.detections = 0  # how many times pyasic detection ran (for tests and benchmarks)
+        self.losses = 0  # how many times it became unreachable: each one means a re-detection
         self._miner: AnyMiner | None = None
         self._lost = False  # unreachable since the last detection: detect again
         self._detect_task: asyncio.Task[AnyMiner] | None = None
@@ -204,6 +205,12 @@ class BraiinsMiner:
             serial=self.serial,
         )
 
+    def _mark_lost(self) -> None:
+        """Unreachable since the last detection: the next use detects the miner again."""
+        if not self._lost:
+            self._lost = True
+            self.losses += 1
+
     @property
     def _detecting(self) -> bool:
         return self._detect_task is not None and not self._detect_task.done()
@@ -214,7 +221,8 @@ class BraiinsMiner:
                 log.warning("%s", why)
             else:
                 log.warning("%s is unreachable: %s", self.label, why)
-        self._lost = self._lost or lost
+        if lost:
+            self._mark_lost()
         self.tracker.observe(Observation(False), now)
         return MinerState(
             name=self.name,
@@ -328,14 +336,16 @@ class BraiinsMiner:
                 self.firmware = None
         if self.backend != "boser":
             return
+        losses = self.losses
         try:
             await self._check_auth(miner)
         except DeviceUnavailable as exc:
             if _find_grpc_error(exc) is None and _caused_by(exc, ConnectionError):
-                # 4028 answers but gRPC does not: an old BOSminer on X19 hardware.
+                # 4028 answers but gRPC does not: an old BOSminer on X19 hardware. The refused
+                # gRPC connection was this probe, not a loss.
                 log.info("%s: no gRPC API, using the legacy BOSminer backend", self.label)
                 self.backend = "bosminer"
-                self._lost = False
+                self._lost, self.losses = False, losses
                 return
             raise
 
@@ -363,12 +373,12 @@ class BraiinsMiner:
             async with asyncio.timeout(self.timeout_s):
                 return await self._detected()
         except TimeoutError:
-            self._lost = True
+            self._mark_lost()
             raise DeviceUnavailable(
                 f"{self.label}: no answer within {self.timeout_s:g} s"
             ) from None
         except DeviceUnavailable:
-            self._lost = True
+            self._mark_lost()
             raise
 
     async def start(self) -> None:
@@ -486,7 +496,7 @@ class BraiinsMiner:
             async with asyncio.timeout(self.timeout_s):
                 return await call
         except TimeoutError:
-            self._lost = True
+            self._mark_lost()
             raise DeviceUnavailable(
                 f"{self.label}: no answer within {self.timeout_s:g} s"
             ) from None
@@ -508,7 +518,7 @@ class BraiinsMiner:
             return DeviceUnavailable(
                 f"{self.label}: gRPC error {grpc_error.status.name}: {message}"
             )
-        self._lost = True
+        self._mark_lost()
         # pyasic's message names its stub's bound method ("gRPC command failed - <bound
         # method ...>"): say what failed and the underlying cause instead.
         return DeviceUnavailable(f"{self.label}: {what} failed: {root_cause(exc)}")
@@ -527,10 +537,10 @@ class BraiinsMiner:
         except APIError as exc:
             raise CommandRejected(f"{self.label} refused {command}: {exc}") from exc
         except OSError as exc:
-            self._lost = True
+            self._mark_lost()
             raise DeviceUnavailable(f"{self.label}: {exc}") from exc
         if command.upper() not in reply:
-            self._lost = True
+            self._mark_lost()
             raise DeviceUnavailable(f"{self.label}: no answer to {command} on 4028")
 
     async def _generic_action(self, call: Awaitable[bool], what: str) -> bool:
