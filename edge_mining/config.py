@@ -454,6 +454,9 @@ class HeatingZone(_Section):
     battery_floor_pct: float = Field(50.0, ge=0, le=100)
     grid_allowance_w: float = Field(0.0, ge=0)
     max_import_price_per_kwh: float | None = Field(None, ge=0)
+    # True: the zone's miners run only while the room wants heat (a heater-miner that follows
+    # its thermostat), never on surplus alone. False: they also mine on surplus when warm.
+    heat_only: bool = False
 
 
 class HeatingConfig(_Section):

@@ -32,48 +32,93 @@ from edge_mining.logs import set_level as set_log_level
 # The plain console, under its historical name (tests import it from here).
 Console = PlainConsole
 
-DEMO_SITE: dict[str, Any] = {
-    "name": "built-in demo site",
-    "energy_source": {
-        "type": "simulated",
-        "plant": {
-            "pv_kwp": 5.0,
-            "pv_cloud_noise": 0.15,
-            "battery_kwh": 10.0,
-            "battery_initial_soc_pct": 85.0,
-            "house_load_kwh_per_year": 4000.0,
-            "latitude": 45.0,
-            "grid_connected": True,
+
+def _levels(levels: Any) -> list[dict[str, Any]]:
+    return [
+        {"name": lv.name, "power_w": lv.power_w, "hashrate_ths": lv.hashrate_ths} for lv in levels
+    ]
+
+
+def _demo_site() -> dict[str, Any]:
+    """Three families: a BraiinsOS S19j Pro (power target), an Avalon Q heater-miner with work
+    modes in the living room's heating zone, and a Bitaxe Gamma with its frequency levels."""
+    from edge_mining.devices.avalon.models import find_model as find_avalon
+    from edge_mining.devices.bitaxe.models import find_board
+
+    avalon = find_avalon("Avalon Q")
+    bitaxe = find_board("Bitaxe Gamma")
+    return {
+        "name": "built-in demo site",
+        "energy_source": {
+            "type": "simulated",
+            "plant": {
+                "pv_kwp": 5.0,
+                "pv_cloud_noise": 0.15,
+                "battery_kwh": 10.0,
+                "battery_initial_soc_pct": 85.0,
+                "house_load_kwh_per_year": 4000.0,
+                "latitude": 45.0,
+                "grid_connected": True,
+            },
         },
-    },
-    "miners": [
-        {
-            "name": "s19jpro",
-            "min_power_w": 1200,
-            "max_power_w": 3300,
-            "nominal_hashrate_ths": 100,
-            "nominal_power_w": 3050,
+        "miners": [
+            {
+                "name": "s19jpro",
+                "min_power_w": 1200,
+                "max_power_w": 3300,
+                "nominal_hashrate_ths": 100,
+                "nominal_power_w": 3050,
+            },
+            {
+                "name": "heater",
+                "min_power_w": avalon.levels[0].power_w,
+                "max_power_w": avalon.nominal.power_w,
+                "nominal_hashrate_ths": avalon.nominal.hashrate_ths,
+                "nominal_power_w": avalon.nominal.power_w,
+                "levels": _levels(avalon.power_levels),
+                "level_dwell_s": 300,
+            },
+            {
+                "name": "bitaxe",
+                "min_power_w": bitaxe.power_levels[0].power_w,
+                "max_power_w": bitaxe.power_levels[-1].power_w,
+                "nominal_hashrate_ths": bitaxe.hashrate_ths(bitaxe.default_frequency),
+                "nominal_power_w": bitaxe.nominal_w,
+                "levels": _levels(bitaxe.power_levels),
+                "level_dwell_s": 300,
+            },
+        ],
+        # The heater-miner warms the living room (a simulated room, sim/rooms.py) and follows
+        # its thermostat: below the setpoint it runs, on the surplus first, else on the
+        # battery above 60 %; once the room is warm it stops, surplus or not.
+        "heating": {
+            "enabled": True,
+            "zones": [
+                {
+                    "name": "living",
+                    "setpoint_c": 21.0,
+                    "hysteresis_c": 0.5,
+                    "miners": ["heater"],
+                    "battery_floor_pct": 60.0,
+                    "grid_allowance_w": 0.0,
+                    "heat_only": True,
+                }
+            ],
         },
-        {
-            "name": "s9",
-            "min_power_w": 700,
-            "max_power_w": 1400,
-            "nominal_hashrate_ths": 13.5,
-            "nominal_power_w": 1300,
+        # Shorter delays than the defaults so that an accelerated half hour shows decisions;
+        # more starts a day than the default 4, for the heater's thermostat cycles.
+        "control": {
+            "start_delay_s": 60,
+            "stop_delay_s": 60,
+            "min_on_s": 300,
+            "min_off_s": 180,
+            "max_starts_per_day": 24,
         },
-        {
-            "name": "nano3",
-            "min_power_w": 140,
-            "max_power_w": 140,
-            "nominal_hashrate_ths": 4,
-            "nominal_power_w": 140,
-            "power_target": False,
-        },
-    ],
-    # Shorter delays than the defaults so that an accelerated half hour shows decisions.
-    "control": {"start_delay_s": 60, "stop_delay_s": 60, "min_on_s": 300, "min_off_s": 180},
-    "mqtt": {"enabled": False},
-}
+        "mqtt": {"enabled": False},
+    }
+
+
+DEMO_SITE: dict[str, Any] = _demo_site()
 
 
 class DemoOptionUnavailable(Exception):
@@ -103,46 +148,87 @@ async def setup_emulated_inverter(
     return site.model_copy(update={"energy_source": source})
 
 
+def emulated_model(config: Any) -> tuple[str, str] | None:
+    """(family, model) of the emulator that stands in for a simulated miner, or None.
+
+    A miner whose levels are an Avalon's or a Bitaxe's becomes that emulator; a miner with a
+    power target a BraiinsOS one (an S9 on legacy BOSminer below 2 kW, on/off only, else an
+    S19j Pro on BOSer); an on/off miner stays simulated.
+    """
+    from edge_mining.devices.avalon.models import MODELS as AVALONS
+    from edge_mining.devices.bitaxe.models import BOARDS
+
+    levels = config.power_levels()
+    if levels:
+        for avalon in AVALONS.values():
+            if avalon.power_levels == levels:
+                return "avalon", avalon.key
+        for board in BOARDS.values():
+            if board.power_levels == levels:
+                return "bitaxe", board.key
+        return None
+    if config.power_target:
+        return ("braiins", "S9") if config.nominal_power_w < 2000 else ("braiins", "S19j Pro")
+    return None
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 async def setup_emulated_miners(
     args: argparse.Namespace, site: SiteConfig, plant: Any, clock: Clock, stack: AsyncExitStack
 ) -> SiteConfig:
-    """``--miners emulated``: BraiinsOS emulators on loopback, driven through pyasic
-    (edge_mining/sim/braiins_emulator.py).
+    """``--miners emulated``: each simulated miner becomes an emulator of its family on its own
+    127.77.N.x address (N drawn per demo, so two demos on one machine do not collide), driven
+    through the family's driver and pyasic exactly as ``edge-mining run`` would, on the
+    demo's clock and drawing from the demo's plant (see :func:`emulated_model`).
 
-    Every simulated miner with a power target becomes an emulated BraiinsOS machine on its own
-    127.77.N.x address (N drawn per demo, so two demos on one machine do not collide): an S9
-    running legacy BOSminer below 2 kW, which is on/off only, else an S19j Pro on BOSer. Each
-    runs on the demo's clock and draws from the demo's plant. The site's entries switch to
-    ``driver: braiins`` with a per-demo password, so the daemon reaches them through the
-    device factory and pyasic exactly as ``edge-mining run`` would.
+    A Bitaxe is only reachable on port 80; where the demo may not bind it (not root, no
+    CAP_NET_BIND_SERVICE) that miner stays simulated and the demo says so.
     """
     import secrets
 
     from pydantic import SecretStr
 
-    from edge_mining.sim.braiins import EmulatedMiner, EmulatorFleet, loopback_hosts
+    from edge_mining.devices.emulation.cli import emulated_models
+    from edge_mining.devices.emulation.server import EmulatorFleet, loopback_hosts
 
-    chosen = [m for m in site.miners if m.driver == "simulated" and m.power_target]
+    chosen = [
+        (m, emulated_model(m)) for m in site.miners if m.driver == "simulated" and emulated_model(m)
+    ]
     if not chosen:
         raise DemoOptionUnavailable("--miners emulated: no simulated miner to emulate")
     password = secrets.token_urlsafe(12)
     hosts = loopback_hosts(f"127.77.{secrets.randbelow(250) + 1}.1", len(chosen))
-    emulated: list[EmulatedMiner] = []
+    makers = emulated_models()
+    emulated: list[Any] = []
     replaced: dict[str, Any] = {}
-    for config, host in zip(chosen, hosts, strict=True):
-        legacy = config.nominal_power_w < 2000
-        model = "S9" if legacy else "S19j Pro"
-        emulated.append(
-            EmulatedMiner(
-                host, model, clock=clock, password=password, name=config.name, mining=False
-            )
-        )
+    notes: list[str] = []
+    for (config, found), host in zip(chosen, hosts, strict=True):
+        assert found is not None
+        family, model = found
+        if family == "bitaxe" and not _port_free(host, 80):
+            notes.append(f"{config.name} stays simulated: port 80 cannot be bound here")
+            continue
+        make = makers[model.upper()].make
+        emulated.append(make(host, clock=clock, password=password, name=config.name, mining=False))
+        legacy = model == "S9"
         replaced[config.name] = config.model_copy(
             update={
-                "driver": "braiins",
+                "driver": family,
                 "host": host,
                 "password": SecretStr(password),
-                "power_target": not legacy,  # legacy BOSminer retargets only by restarting
+                # Legacy BOSminer retargets only by restarting: on/off only.
+                "power_target": config.power_target and not legacy,
             }
         )
     on_power = plant.set_miner_draw if plant is not None else None
@@ -157,13 +243,21 @@ async def setup_emulated_miners(
         ) from None
     stack.push_async_callback(fleet.close)
     for miner in emulated:
-        print(
-            f"emulated BraiinsOS miner {miner.name} ({miner.spec.model}, "
-            f"{'BOSminer' if miner.legacy else 'BOSer'}) on {miner.host}",
-            flush=True,
-        )
+        print(f"emulated {describe_emulated(miner)} on {miner.host}", flush=True)
+    for note in notes:
+        print(f"--miners emulated: {note}", flush=True)
     miners = [replaced.get(m.name, m) for m in site.miners]
     return site.model_copy(update={"miners": miners})
+
+
+def describe_emulated(miner: Any) -> str:
+    """ "BraiinsOS miner s19jpro (Antminer S19j Pro, BOSer)", "Avalon Q heater"..."""
+    spec = getattr(miner, "spec", None)
+    if spec is not None and hasattr(miner, "legacy"):
+        firmware = "BOSminer" if miner.legacy else "BOSer"
+        return f"BraiinsOS miner {miner.name} ({spec.model}, {firmware})"
+    model = getattr(miner, "model", None) or getattr(miner, "board", None)
+    return f"{getattr(model, 'key', type(miner).__name__)} {miner.name}"
 
 
 async def setup_solaredge(
@@ -335,8 +429,20 @@ async def _run(
         if args.duration:
             asyncio.get_running_loop().call_later(args.duration, stop.set)
         started = clock.now()
+        rooms = None
+        if plant is not None and site.heating.enabled and site.heating.zones:
+            from edge_mining.sim.rooms import SimulatedRooms
+
+            rooms = SimulatedRooms(site, plant, clock)
         try:
-            await serve(site, clock=clock, stop=stop, plant=plant, on_daemon=console.attach)
+            await serve(
+                site,
+                clock=clock,
+                stop=stop,
+                plant=plant,
+                on_daemon=console.attach,
+                temperatures=rooms,
+            )
         except ConfigError as error:
             console.close()
             print_config_problems(error.problems)

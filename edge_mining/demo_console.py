@@ -123,7 +123,8 @@ def status_lines(state: Any) -> list[str]:
         if e.grid_power_w is not None:
             energy.append(f"grid {grid_text(e.grid_power_w)}")
     lines = wrap(energy, head, sep=" | ")
-    lines += wrap([miner_text(n, m) for n, m in state.miners.items()], INDENT)
+    rooms = [f"{zone} {celsius:.1f} °C" for zone, celsius in state.room_temperatures_c.items()]
+    lines += wrap([miner_text(n, m) for n, m in state.miners.items()] + rooms, INDENT)
     decision: Decision | None = state.decision
     reason = decision.reason if decision else "no decision yet"
     if state.mode.value and not reason.startswith(f"{state.mode.value}:"):

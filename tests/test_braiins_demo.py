@@ -1,30 +1,29 @@
-"""``edge-mining demo --miners emulated``: emulated BraiinsOS miners run the demo site."""
+"""``edge-mining demo --miners emulated``: each demo miner is an emulator of its family (a
+BraiinsOS S19j Pro, an Avalon Q heater-miner, a Bitaxe Gamma), driven through pyasic."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
+
+from demo_support import run_demo_until
+
+MINERS = ("s19jpro", "heater", "bitaxe")
 
 
-def test_demo_drives_emulated_miners_through_pyasic():
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_mining.cli", "demo", "--miners", "emulated"]
-        + ["--speed", "120", "--duration", "4", "--start-hour", "11"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+def all_mining(out: str) -> bool:
+    return all(re.search(rf"{name} mining \d", out) for name in MINERS)
+
+
+def test_demo_drives_emulated_miners_of_three_families_through_pyasic():
+    code, out, err = run_demo_until(
+        ["--miners", "emulated", "--speed", "360", "--start-hour", "10"], all_mining
     )
-    out = proc.stdout
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0, err
     assert re.search(r"emulated BraiinsOS miner s19jpro \(Antminer S19j Pro, BOSer\)", out)
-    assert re.search(r"emulated BraiinsOS miner s9 \(Antminer S9, BOSminer\)", out)
+    assert re.search(r"emulated Avalon Q heater on 127\.77\.", out)
+    assert re.search(r"emulated Bitaxe Gamma bitaxe on 127\.77\.", out)
     # The controller's commands reached the emulators and telemetry confirmed them.
-    assert ">> s19jpro: start" in out
-    assert re.search(r"s19jpro mining \d", out)
-    # The S9 (legacy BOSminer, on/off at 1.4 kW) is read through pyasic too; it stays paused:
-    # filling in efficiency order, the S19j Pro takes the surplus first and can still rise on
-    # this 5 kWp site (its pause/resume is covered in test_braiins_driver.py).
-    assert re.search(r"s9 paused", out)
-    assert "s9 unreachable" not in out
-    assert "demo ended after" in out
+    assert all_mining(out), out
+    for name in MINERS:
+        assert f">> {name}: start" in out
+        assert f"{name} unreachable" not in out and f"{name} error" not in out

@@ -194,11 +194,11 @@ def test_demo_plain_output_fits_80_columns_and_says_its_units():
     assert "[auto]" not in result.stdout and "auto: auto" not in result.stdout
     assert re.search(r"estimated\s+earnings \d+\.\d{4} EUR", result.stdout)
     # A start with a target sets the target first: no unexplained retry 30 s later.
-    assert ">> s9: start" in result.stdout or ">> s19jpro: start" in result.stdout
+    assert ">> heater: start" in result.stdout or ">> s19jpro: start" in result.stdout
     assert "retry" not in result.stdout
     # Every miner shows its state, a running one its power in kW; names are never split.
     for line in lines:
-        for name in ("s19jpro", "s9", "nano3"):
+        for name in ("s19jpro", "heater", "bitaxe"):
             assert not line.rstrip().endswith(name[:2]) or line.rstrip().endswith(name)
     assert re.search(r"s19jpro (mining|starting) \d+\.\d\d kW", result.stdout)
 

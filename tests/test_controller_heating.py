@@ -111,6 +111,39 @@ def test_heating_may_use_the_battery_down_to_its_floor(soc: float, expected: lis
     assert brief(step(controller, fleet, snap)) == expected
 
 
+def test_a_heat_only_zone_takes_no_surplus_when_warm() -> None:
+    """Plenty of surplus: a heat-only heater still follows its thermostat; a plain one mines."""
+    for heat_only, expected in ((True, []), (False, ["h:start"])):
+        controller = Controller(
+            control(start_delay_s=0), [HEATER], heating=heating(heat_only=heat_only)
+        )
+        fleet = Fleet([HEATER])
+        snap = snapshot(T0, grid_reading(T0, 3000, fleet), fleet, temperatures={"living": 22.0})
+        decision = step(controller, fleet, snap)
+        assert brief(decision) == expected, decision.miner_reasons
+        if heat_only:
+            assert "(heat only: living is warm)" in decision.miner_reasons["h"]
+    # Cold: the heat-only heater starts.
+    controller = Controller(control(start_delay_s=0), [HEATER], heating=heating(heat_only=True))
+    fleet = Fleet([HEATER])
+    snap = snapshot(T0, grid_reading(T0, 3000, fleet), fleet, temperatures={"living": 18.0})
+    assert brief(step(controller, fleet, snap)) == ["h:start"]
+
+
+def test_a_heat_only_heater_stops_when_the_room_is_warm() -> None:
+    controller = Controller(
+        control(min_on_s=0, stop_delay_s=0), [HEATER], heating=heating(heat_only=True)
+    )
+    fleet = Fleet([HEATER], running={"h": True})
+    rows = [(0, 19.0, []), (60, 20.4, []), (120, 20.6, ["h:stop"])]
+    for offset, temperature, expected in rows:
+        now = T0 + offset
+        snap = snapshot(
+            now, grid_reading(now, 3000, fleet), fleet, temperatures={"living": temperature}
+        )
+        assert brief(step(controller, fleet, snap)) == expected, offset
+
+
 # ----------------------------------------------------------------------------- economics
 
 # 100 TH/s at 3000 W: revenue per kWh = hashprice * 100 / 72.

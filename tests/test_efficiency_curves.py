@@ -108,6 +108,22 @@ def test_catalogue_curves_match_the_published_point_and_the_rating() -> None:
     assert config.curve().points == curve.points
 
 
+def test_catalogue_home_miners_come_from_the_driver_tables_with_their_levels() -> None:
+    from edge_mining.devices.avalon.models import MODELS
+
+    q = find_model("Avalon Q")
+    assert q.levels == MODELS["AVALON Q"].power_levels
+    assert [lv.name for lv in q.levels] == ["eco", "standard", "super"]
+    assert q.curve().points == tuple((lv.power_w, lv.hashrate_ths) for lv in q.levels)
+    assert "Canaan" in q.source
+    for name in ("Avalon Nano 3S", "Bitaxe Gamma", "NerdQAxe++", "Whatsminer M30S+"):
+        assert len(find_model(name).levels) >= 2, name
+    config, _ = miner_configs(["Avalon Q:2"])
+    assert [lv.name for lv in config.levels or []] == ["eco", "standard", "super"]
+    assert config.efficiency_curve is None
+    assert config.curve().points == q.curve().points
+
+
 def test_fill_order_uses_hashrate_per_watt_at_minimum_power() -> None:
     tuned = MinerConfig(
         name="tuned",

@@ -262,6 +262,8 @@ class Controller:
                 low, high = levels[0].power_w, levels[-1].power_w
             heat = self._heat.wants_heat(memory.name)
             zone_name = self._heat.zone_of.get(memory.name)
+            # A heater-only zone's miner follows its thermostat: no surplus when warm.
+            warm_heater = zone_name is not None and self._heat.heat_only(zone_name) and not heat
             candidates.append(
                 Candidate(
                     memory=memory,
@@ -270,9 +272,12 @@ class Controller:
                     high_w=high,
                     levels=levels,
                     claim_w=low if memory.config.power_target else memory.config.nominal_power_w,
-                    gated=exportable
-                    and not beats_export(
-                        memory.config, self.economics, self.heating, heat_wanted=heat
+                    gated=warm_heater
+                    or (
+                        exportable
+                        and not beats_export(
+                            memory.config, self.economics, self.heating, heat_wanted=heat
+                        )
                     ),
                     zone=zones.get(zone_name) if zone_name is not None else None,
                 )
@@ -295,7 +300,15 @@ class Controller:
         allocate(candidates, pools, situation)
         self._track_probe_starts(candidates, now)
         for c in candidates:
-            if c.gated and not c.running:
+            zone_name = self._heat.zone_of.get(c.memory.name)
+            if (
+                c.gated
+                and zone_name is not None
+                and self._heat.heat_only(zone_name)
+                and not self._heat.wants_heat(c.memory.name)
+            ):
+                c.reason += f" (heat only: {zone_name} is warm)"
+            elif c.gated and not c.running:
                 c.reason += " (economics: export pays more)"
             elif c.gated:
                 c.reason += " (economics gate: export pays more)"

@@ -9,6 +9,8 @@ Rules:
   ``max_import_price_per_kwh``, if set) and battery discharge while the SoC is above
   ``battery_floor_pct`` (and never at or below the controller's stop SoC).
 - Surplus is used first; the budget only covers what the surplus does not.
+- A ``heat_only`` zone's miners follow the thermostat: when no heat is wanted they take no
+  surplus either (a heater-miner in a living room), and stop as a short miner does.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ class Heating:
             name: thermostat.update(temperatures_c.get(name))
             for name, thermostat in self.thermostats.items()
         }
+
+    def heat_only(self, zone: str) -> bool:
+        thermostat = self.thermostats.get(zone)
+        return thermostat is not None and thermostat.zone.heat_only
 
     def wants_heat(self, miner: str) -> bool:
         zone = self.zone_of.get(miner)

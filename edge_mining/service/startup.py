@@ -14,7 +14,7 @@ from edge_mining.clock import Clock, WallClock
 from edge_mining.config import ADDON_OPTIONS_PATH, ConfigError, SiteConfig, load_config
 from edge_mining.devices.redact import add_secret
 from edge_mining.logs import set_level as set_log_level
-from edge_mining.service.daemon import Daemon
+from edge_mining.service.daemon import Daemon, RoomTemperatureReader
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,11 @@ async def serve(
     plant: Any | None = None,
     install_signals: bool = True,
     on_daemon: Callable[[Daemon], None] | None = None,
+    temperatures: RoomTemperatureReader | None = None,
 ) -> None:
     """Build the drivers, run the daemon (and the MQTT bridge) until stopped, close all.
 
+    ``temperatures`` replaces the heating zones' thermometers (the demo's simulated rooms).
     Raises ConfigError when a configured driver is not available.
     """
     from edge_mining.devices.factory import build_devices
@@ -101,7 +103,8 @@ async def serve(
 
     devices = build_devices(site, clock=clock, plant=plant)
     try:
-        temperatures = room_temperatures(site, clock=clock)
+        if temperatures is None:
+            temperatures = room_temperatures(site, clock=clock)
     except ValueError as error:
         await devices.close()
         raise ConfigError([f"heating.zones: cannot read room temperatures: {error}"]) from None

@@ -15,10 +15,12 @@ pyasic's factory detects the model (``CGMinerAvalonNano3``, ``...Nano3s``, ``...
   hashrate ``GHSspd`` (pyasic's hashrate is the 1-minute average of ``devs``, which lags a
   pause by a minute).
 
-On/off is ``softoff``/``softon`` with a trigger time (pyasic's ``stop_mining`` and
-``resume_mining``; the miner stays powered, in standby at ~17 W on a Q) on the Mini 3 and the
-Q. The Nano 3 and 3S firmwares have no soft off: stopping them needs a smart plug, and the
-driver says so instead of pretending.
+On/off is ``softoff``/``softon`` with a trigger time (what pyasic's ``stop_mining`` and
+``resume_mining`` send; the miner stays powered, in standby at ~17 W on a Q) on the Mini 3 and
+the Q. The trigger is five seconds ahead on the *miner's* clock, which every reply carries
+(``When``): pyasic takes the local clock, so a miner whose clock is off (no NTP on a home
+network) would switch hours late, or never. The Nano 3 and 3S firmwares have no soft off:
+stopping them needs a smart plug, and the driver says so instead of pretending.
 
 One ``estats`` request per poll.
 """
@@ -52,6 +54,8 @@ class AvalonDriver(PyasicMiner):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.avalon: AvalonModel | None = None
+        # The miner's clock minus ours, from the "When" of its last reply (seconds).
+        self.clock_offset_s = 0.0
 
     def configure(self, miner: AnyMiner) -> None:
         web = getattr(miner, "web", None)
@@ -82,6 +86,9 @@ class AvalonDriver(PyasicMiner):
         reply = await self.guard(miner.rpc.estats())
         if not reply:
             raise DeviceUnavailable(f"{self.label}: no answer on the cgminer API (4028)")
+        when = number(_status(reply).get("When"))
+        if when:
+            self.clock_offset_s = when - time.time()
         try:
             mm = PyasicAvalon.parse_estats(reply)["STATS"][0]["MM ID0"]
         except (LookupError, TypeError, ValueError) as exc:
@@ -104,7 +111,7 @@ class AvalonDriver(PyasicMiner):
         # pyasic's stop_mining/resume_mining send exactly this; called directly so that a
         # refusal comes back with the miner's reason instead of a bare False.
         what = "softon" if on else "softoff"
-        stamp = int(time.time()) + SOFT_SWITCH_DELAY_S
+        stamp = int(time.time() + self.clock_offset_s) + SOFT_SWITCH_DELAY_S
         reply = await self.guard(miner.rpc.ascset(0, what, f"1:{stamp}"))
         message = _message(reply)
         if "success" not in message:
@@ -126,11 +133,16 @@ class AvalonDriver(PyasicMiner):
             raise CommandRejected(f"{self.label} refused {field} {wanted.value}: {message}")
 
 
-def _message(reply: dict[str, Any]) -> str:
+def _status(reply: dict[str, Any]) -> dict[str, Any]:
     try:
-        return str(reply["STATUS"][0]["Msg"])
+        status = reply["STATUS"][0]
     except (LookupError, TypeError):
-        return str(reply)
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def _message(reply: dict[str, Any]) -> str:
+    return str(_status(reply).get("Msg", reply))
 
 
 def parse_mm(mm: dict[str, Any], model: AvalonModel | None) -> Telemetry:

@@ -114,6 +114,7 @@ class EmulatedAvalon(EmulatedDevice):
                 "estats": partial(self._stats, extended=True),
                 "ascset": self._ascset,
             },
+            when=self.clock.now,  # the miner's own clock, as its replies' "When" says
         )
         self._web_salt = f"{self.seed:08x}"[-8:]
 
