@@ -17,6 +17,11 @@ so a :class:`~edge_mining.clock.ScaledClock` speeds everything up for a demo or 
   spec gives its own curve.
 - A pause or resume may be scheduled for a later time on the machine's clock (Avalon's
   ``softoff``/``softon`` take a timestamp); it happens when the clock gets there.
+- Curtailment ramps (BraiinsOS quick ramping): ``curtail_up_s`` replaces warm-up plus ramp
+  on a resume, ``curtail_down_s`` makes a pause ramp the draw down linearly instead of at once.
+- Subclasses may narrow the accepted targets (:meth:`target_limits`, e.g. with hashboards
+  disabled) and hold the boards below the target (:meth:`effective_target_w`, e.g. a
+  firmware's thermal scaling).
 
 Each family's emulator wraps a :class:`MinerMachine` in the protocol its firmware speaks.
 """
@@ -103,6 +108,9 @@ class _Dynamics:
     last: float  # time of the last advance
     stopped_at: float | None = None
     hash_at_stop: float = 0.0
+    power_at_stop: float = 0.0  # the draw above idle when the pause began
+    ramp_s: float = 30.0  # this start's ramp (a curtailment ramp may be quicker)
+    down_s: float = 0.0  # this pause's ramp down (0: at once)
     ema_1m_ths: float = 0.0
     ema_5m_ths: float = 0.0
     ema_15m_ths: float = 0.0
@@ -152,6 +160,9 @@ class MinerMachine:
         self.warmup_s = warmup_s
         self.ramp_s = ramp_s
         self.settle_s = settle_s
+        # Curtailment ramps (pause/resume only); None / 0: warm-up and ramp, a pause at once.
+        self.curtail_up_s: float | None = None
+        self.curtail_down_s: float = 0.0
         self.curve = curve
         now = clock.now()
         self.booted_at = now
@@ -171,7 +182,7 @@ class MinerMachine:
         self._scheduled: list[tuple[float, bool]] = []
         level = float(spec.default_target_w)
         ramp = 1.0 if mining else 0.0
-        self._dyn = _Dynamics(ramp=ramp, level_w=level, hash_from=now, last=now)
+        self._dyn = _Dynamics(ramp=ramp, level_w=level, hash_from=now, last=now, ramp_s=ramp_s)
         if mining:
             rate = self.hashrate_at(level)
             self._dyn.ema_1m_ths = self._dyn.ema_5m_ths = self._dyn.ema_15m_ths = rate
@@ -181,6 +192,15 @@ class MinerMachine:
     @property
     def hashing_enabled(self) -> bool:
         return self.running and self.mining_enabled
+
+    def effective_target_w(self) -> float:
+        """The level the boards move towards: the active target (subclasses may hold it
+        lower, as a firmware's thermal scaling does)."""
+        return float(self.active_target_w)
+
+    def target_limits(self) -> tuple[int, int]:
+        """The power targets the miner accepts now."""
+        return self.spec.min_target_w, self.spec.max_target_w
 
     def hashrate_at(self, level_w: float) -> float:
         """Fully ramped hashrate (TH/s) when the boards run at ``level_w``."""
@@ -206,10 +226,11 @@ class MinerMachine:
             return
         if self.hashing_enabled:
             tau = max(self.settle_s / 3.0, 1e-6)
-            dyn.level_w += (self.active_target_w - dyn.level_w) * (1.0 - math.exp(-dt / tau))
+            target = self.effective_target_w()
+            dyn.level_w += (target - dyn.level_w) * (1.0 - math.exp(-dt / tau))
             hashing_dt = now - max(dyn.last, dyn.hash_from)
             if hashing_dt > 0:
-                dyn.ramp = min(1.0, dyn.ramp + hashing_dt / max(self.ramp_s, 1e-6))
+                dyn.ramp = min(1.0, dyn.ramp + hashing_dt / max(dyn.ramp_s, 1e-6))
         rate = self._instant_ths(now)
         self.counters.total_mh += rate * 1e6 * dt
         # Shares at ~1 per 5 s per 100 TH/s; enough for counters that move.
@@ -220,9 +241,18 @@ class MinerMachine:
         dyn.last = now
 
     def _instant_ths(self, now: float) -> float:
-        if not self.hashing_enabled or now < self._dyn.hash_from:
+        if not self.hashing_enabled:
+            return self._dyn.hash_at_stop * self._ramping_down(now)
+        if now < self._dyn.hash_from:
             return 0.0
         return self._dyn.ramp * self.hashrate_at(self._dyn.level_w)
+
+    def _ramping_down(self, now: float) -> float:
+        """The share of the pre-pause level still hashing (a pause with a ramp down)."""
+        dyn = self._dyn
+        if dyn.stopped_at is None or dyn.down_s <= 0:
+            return 0.0
+        return max(0.0, 1.0 - (now - dyn.stopped_at) / dyn.down_s)
 
     # ------------------------------------------------------------------------- telemetry
 
@@ -240,7 +270,7 @@ class MinerMachine:
             return self._instant_ths(now)
         if dyn.stopped_at is None:
             return 0.0
-        left = 1.0 - (now - dyn.stopped_at) / HASH_WINDOW_S
+        left = max(1.0 - (now - dyn.stopped_at) / HASH_WINDOW_S, self._ramping_down(now))
         return dyn.hash_at_stop * max(0.0, left)
 
     @property
@@ -261,11 +291,13 @@ class MinerMachine:
     @property
     def power_w(self) -> float:
         """What the miner draws from the wall now."""
-        now = self.advance()
+        return self._power_at(self.advance())
+
+    def _power_at(self, now: float) -> float:
         dyn = self._dyn
         idle = self.spec.idle_w
         if not self.hashing_enabled:
-            return idle
+            return idle + dyn.power_at_stop * self._ramping_down(now)
         warming = WARMUP_POWER_FRACTION * dyn.level_w
         if now < dyn.hash_from:
             return idle + warming
@@ -275,7 +307,8 @@ class MinerMachine:
     @property
     def tuner_stable(self) -> bool:
         self.advance()
-        return abs(self._dyn.level_w - self.active_target_w) <= 0.02 * self.active_target_w
+        target = self.effective_target_w()
+        return abs(self._dyn.level_w - target) <= 0.02 * target
 
     @property
     def uptime_s(self) -> float:
@@ -328,11 +361,15 @@ class MinerMachine:
         if enable:
             self.mining_enabled = True
             if self.running:
-                self._start_hashing(now)
+                if self.curtail_up_s is None:
+                    self._start_hashing(now)
+                else:  # a quick ramp: a quarter warm-up, the rest ramp
+                    up = max(self.curtail_up_s, 1e-3)
+                    self._start_hashing(now, warmup_s=0.25 * up, ramp_s=0.75 * up)
             self.counters.resumes += 1
         else:
             if self.running:
-                self._stop_hashing(now)
+                self._stop_hashing(now, down_s=self.curtail_down_s)
             self.mining_enabled = False
             self.counters.pauses += 1
         return False
@@ -373,11 +410,9 @@ class MinerMachine:
 
     def set_power_target(self, watts: int, *, apply: bool, force: bool) -> int:
         """Save ``watts`` and, with ``apply``, re-target the boards (``force``: by a restart)."""
-        if watts < self.spec.min_target_w or watts > self.spec.max_target_w:
-            raise TargetRefused(
-                f"power target {watts} W is outside [{self.spec.min_target_w}, "
-                f"{self.spec.max_target_w}] W"
-            )
+        low, high = self.target_limits()
+        if watts < low or watts > high:
+            raise TargetRefused(f"power target {watts} W is outside [{low}, {high}] W")
         self.advance()
         self.saved_target_w = watts
         if apply:
@@ -388,16 +423,22 @@ class MinerMachine:
                 self.active_target_w = watts
         return watts
 
-    def _stop_hashing(self, now: float) -> None:
+    def _stop_hashing(self, now: float, *, down_s: float = 0.0) -> None:
         dyn = self._dyn
         dyn.hash_at_stop = self._instant_ths(now)
+        dyn.power_at_stop = self._power_at(now) - self.spec.idle_w if down_s > 0 else 0.0
         dyn.stopped_at = now
+        dyn.down_s = down_s
         dyn.ramp = 0.0
 
-    def _start_hashing(self, now: float) -> None:
+    def _start_hashing(
+        self, now: float, *, warmup_s: float | None = None, ramp_s: float | None = None
+    ) -> None:
         dyn = self._dyn
         dyn.ramp = 0.0
-        dyn.hash_from = now + self.warmup_s
+        dyn.hash_from = now + (self.warmup_s if warmup_s is None else warmup_s)
+        dyn.ramp_s = self.ramp_s if ramp_s is None else ramp_s
+        dyn.down_s = 0.0
         dyn.stopped_at = None
         dyn.hash_at_stop = 0.0
 

@@ -106,32 +106,34 @@ def _board_ids(miner: EmulatedMiner) -> range:
 
 def _devs(miner: EmulatedMiner) -> dict[str, Any]:
     m = miner.machine
-    boards = miner.spec.hashboards
+    boards = m.enabled_boards  # a disabled board hashes nothing
     share_5s = m.hashrate_5s_ths / boards
     share_1m = m.hashrate_1m_ths / boards
     nominal = m.hashrate_at(m.active_target_w) / boards
     devs = []
     for index, chain in enumerate(_board_ids(miner)):
+        on = m.boards_enabled[index]
+        share = 1.0 if on else 0.0
         devs.append(
             {
                 "ASC": index,
                 "Name": "",
                 "ID": chain,
-                "Enabled": "Y",
-                "Status": "Alive",
+                "Enabled": "Y" if on else "N",
+                "Status": "Alive" if on else "Disabled",
                 "Temperature": m.board_temperature_c(index),
-                "MHS av": _mhs(share_1m),
-                "MHS 5s": _mhs(share_5s),
-                "MHS 1m": _mhs(share_1m),
-                "MHS 5m": _mhs(m.hashrate_5m_ths / boards),
-                "MHS 15m": _mhs(m.hashrate_15m_ths / boards),
-                "Accepted": m.counters.accepted // boards,
+                "MHS av": _mhs(share * share_1m),
+                "MHS 5s": _mhs(share * share_5s),
+                "MHS 1m": _mhs(share * share_1m),
+                "MHS 5m": _mhs(share * m.hashrate_5m_ths / boards),
+                "MHS 15m": _mhs(share * m.hashrate_15m_ths / boards),
+                "Accepted": int(share * m.counters.accepted // boards),
                 "Rejected": 0,
                 "Hardware Errors": 0,
                 "Utility": 0.0,
                 "Last Share Pool": 0,
                 "Last Share Time": int(time.time()),
-                "Total MH": round(m.counters.total_mh / boards, 0),
+                "Total MH": round(share * m.counters.total_mh / boards, 0),
                 "Diff1 Work": 0,
                 "Difficulty Accepted": 0.0,
                 "Difficulty Rejected": 0.0,
@@ -140,7 +142,7 @@ def _devs(miner: EmulatedMiner) -> dict[str, Any]:
                 "Device Hardware%": 0.0,
                 "Device Rejected%": 0.0,
                 "Device Elapsed": int(m.bosminer_uptime_s),
-                "Nominal MHS": _mhs(nominal),
+                "Nominal MHS": _mhs(share * nominal),
             }
         )
     return {"DEVS": devs}
@@ -218,9 +220,21 @@ def _devdetails(miner: EmulatedMiner) -> dict[str, Any]:
     }
 
 
+def dynamic_power_scaling(miner: EmulatedMiner) -> str | dict[str, int]:
+    """BOSminer's ``DynamicPowerScaling`` field: "Disabled", "InitialPowerLimit" (enabled, not
+    scaling) or ``{"ScaledPowerLimit": W}`` while it holds the power limit below the target."""
+    miner.machine.advance()
+    dps = miner.machine.dps
+    if not dps.enabled:
+        return "Disabled"
+    if dps.scaled_w is None:
+        return "InitialPowerLimit"
+    return {"ScaledPowerLimit": dps.scaled_w}
+
+
 def _tunerstatus(miner: EmulatedMiner) -> dict[str, Any]:
     m = miner.machine
-    boards = miner.spec.hashboards
+    boards = m.enabled_boards
     power = round(m.power_w)
     status = "Stable" if m.tuner_stable or not m.hashing_enabled else "Tuning individual chips"
     chains = [
@@ -228,17 +242,18 @@ def _tunerstatus(miner: EmulatedMiner) -> dict[str, Any]:
             "HashchainIndex": chain,
             "Iteration": 0,
             "LoadedProfile": True,
-            "PowerLimitWatt": m.active_target_w // boards,
+            "PowerLimitWatt": round(m.effective_target_w()) // boards,
             "ApproximatePowerConsumptionWatt": round(max(power - m.spec.idle_w, 0) / boards),
             "Status": status,
         }
-        for chain in _board_ids(miner)
+        for index, chain in enumerate(_board_ids(miner))
+        if m.boards_enabled[index]
     ]
     return {
         "TUNERSTATUS": [
             {
                 "PowerLimit": m.active_target_w,
-                "DynamicPowerScaling": "Disabled",
+                "DynamicPowerScaling": dynamic_power_scaling(miner),
                 "ApproximateChainPowerConsumption": round(max(power - m.spec.idle_w, 0)),
                 "ApproximateMinerPowerConsumption": power,
                 "TunerChainStatus": chains,

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import betterproto
 import grpclib.const
 from grpclib import GRPCError, Status
 from grpclib.events import RecvRequest, listen
@@ -20,6 +21,7 @@ from grpclib.server import Server, Stream
 from pyasic.web.braiins_os.proto.braiins import bos
 from pyasic.web.braiins_os.proto.braiins.bos import v1
 
+from edge_mining.devices import braiins_api as api
 from edge_mining.devices.braiins_profile import (
     PROFILE_PATH,
     GetMinerEfficiencyProfileRequest,
@@ -30,7 +32,12 @@ from edge_mining.sim.braiins.machine import (
     DANGEROUS_TEMP_C,
     HOT_TEMP_C,
     POOL_URL,
+    QUICK_RAMPING_DEFAULT_S,
+    QUICK_RAMPING_MAX_S,
+    QUICK_RAMPING_MIN_S,
     TARGET_TEMP_C,
+    DpsSettings,
+    HashboardRefused,
     TargetRefused,
 )
 
@@ -239,16 +246,89 @@ class PerformanceService(_Service, v1.PerformanceServiceBase):
         ]
         await stream.send_message(GetMinerEfficiencyProfileResponse(points=points))
 
+    async def _set_quick_ramping(
+        self, stream: Stream[api.SetQuickRampingRequest, api.QuickRampingResponse]
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        apply, _ = _apply_flags(request.save_action)
+        if apply:
+            try:
+                self.miner.machine.set_quick_ramping(request.up_s, request.down_s)
+            except TargetRefused as exc:
+                raise GRPCError(Status.INVALID_ARGUMENT, str(exc)) from None
+        await stream.send_message(
+            api.QuickRampingResponse(up_s=request.up_s, down_s=request.down_s)
+        )
+
+    async def _set_default_quick_ramping(
+        self, stream: Stream[api.SetDefaultQuickRampingRequest, api.QuickRampingResponse]
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        apply, _ = _apply_flags(request.save_action)
+        if apply:
+            self.miner.machine.set_quick_ramping(None, None)
+        default = QUICK_RAMPING_DEFAULT_S
+        await stream.send_message(api.QuickRampingResponse(up_s=default, down_s=default))
+
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
-        # pyasic's generated service predates API 1.11: add GetMinerEfficiencyProfile.
+        # pyasic's generated service predates API 1.7 and 1.11: add quick ramping and
+        # GetMinerEfficiencyProfile.
         mapping = super().__mapping__()
+        unary = grpclib.const.Cardinality.UNARY_UNARY
         mapping[PROFILE_PATH] = grpclib.const.Handler(
             self._get_miner_efficiency_profile,
-            grpclib.const.Cardinality.UNARY_UNARY,
+            unary,
             GetMinerEfficiencyProfileRequest,
             GetMinerEfficiencyProfileResponse,
         )
+        mapping[api.SET_QUICK_RAMPING_PATH] = grpclib.const.Handler(
+            self._set_quick_ramping, unary, api.SetQuickRampingRequest, api.QuickRampingResponse
+        )
+        mapping[api.SET_DEFAULT_QUICK_RAMPING_PATH] = grpclib.const.Handler(
+            self._set_default_quick_ramping,
+            unary,
+            api.SetDefaultQuickRampingRequest,
+            api.QuickRampingResponse,
+        )
         return mapping
+
+    async def set_dps(self, set_dps_request: v1.SetDpsRequest) -> v1.SetDpsResponse:
+        req = set_dps_request
+        # pyasic 0.79's set_dps sends no save action: taken as SAVE_AND_APPLY.
+        if req.save_action != v1.SaveAction.UNSPECIFIED:
+            _apply_flags(req.save_action)
+        m = self.miner.machine
+        old = m.dps
+        kind, _ = betterproto.which_one_of(req.target, "target")
+        if kind == "hashrate_target":
+            raise GRPCError(Status.INVALID_ARGUMENT, "only power target DPS is emulated")
+        target = req.target.power_target if kind else v1.DpsPowerTarget()
+        settings = DpsSettings(
+            enabled=old.enabled if req.enable is None else req.enable,
+            power_step_w=target.power_step.watt or old.power_step_w,
+            min_power_target_w=target.min_power_target.watt or old.min_power_target_w,
+            shutdown_enabled=(
+                old.shutdown_enabled if req.enable_shutdown is None else req.enable_shutdown
+            ),
+            shutdown_duration_h=(
+                req.shutdown_duration.hours if req.shutdown_duration else old.shutdown_duration_h
+            ),
+        )
+        low, _ = m.target_limits()
+        if settings.min_power_target_w and settings.min_power_target_w < low:
+            raise GRPCError(
+                Status.INVALID_ARGUMENT,
+                f"DPS minimal power target {settings.min_power_target_w} W is below {low} W",
+            )
+        m.set_dps(settings)
+        return v1.SetDpsResponse(
+            enabled=settings.enabled,
+            shutdown_enabled=settings.shutdown_enabled,
+            shutdown_duration=v1.Hours(hours=settings.shutdown_duration_h),
+            power_target=_dps_power_target(self.miner),
+        )
 
     async def get_tuner_state(
         self, get_tuner_state_request: v1.GetTunerStateRequest
@@ -258,9 +338,17 @@ class PerformanceService(_Service, v1.PerformanceServiceBase):
         return v1.GetTunerStateResponse(
             overall_tuner_state=state,
             power_target_mode_state=v1.PowerTargetModeState(
-                current_target=v1.Power(watt=m.active_target_w)
+                current_target=v1.Power(watt=round(m.effective_target_w()))
             ),
         )
+
+
+def _dps_power_target(miner: EmulatedMiner) -> v1.DpsPowerTarget:
+    m = miner.machine
+    return v1.DpsPowerTarget(
+        power_step=v1.Power(watt=m.dps.power_step_w),
+        min_power_target=v1.Power(watt=m.dps_floor_w()),
+    )
 
 
 class ConfigurationService(_Service, v1.ConfigurationServiceBase):
@@ -268,12 +356,13 @@ class ConfigurationService(_Service, v1.ConfigurationServiceBase):
         self, get_constraints_request: v1.GetConstraintsRequest
     ) -> v1.GetConstraintsResponse:
         spec = self.miner.spec
-        return v1.GetConstraintsResponse(
+        low, high = self.miner.machine.target_limits()  # narrower with boards disabled
+        return api.GetConstraintsResponse(
             tuner_constraints=v1.TunerConstraints(
                 power_target=v1.PowerConstraints(
                     default=v1.Power(watt=spec.default_target_w),
-                    min=v1.Power(watt=spec.min_target_w),
-                    max=v1.Power(watt=spec.max_target_w),
+                    min=v1.Power(watt=low),
+                    max=v1.Power(watt=high),
                 ),
                 hashrate_target=v1.HashrateConstraints(
                     default=v1.TeraHashrate(terahash_per_second=spec.nominal_ths),
@@ -291,9 +380,29 @@ class ConfigurationService(_Service, v1.ConfigurationServiceBase):
                     max=v1.Temperature(degree_c=200.0),
                 ),
             ),
-            hashboards_constraints=v1.HashboardConstraints(
+            dps_constraints=v1.DpsConstraints(
+                power_step=v1.PowerConstraints(
+                    default=v1.Power(watt=200), min=v1.Power(watt=10), max=v1.Power(watt=1000)
+                ),
+                min_power_target=v1.PowerConstraints(
+                    default=v1.Power(watt=spec.min_target_w),
+                    min=v1.Power(watt=spec.min_target_w),
+                    max=v1.Power(watt=spec.max_target_w),
+                ),
+                shutdown_enabled=v1.BooleanConstraint(default=False),
+                shutdown_duration=v1.DurationConstraints(
+                    default=v1.Hours(hours=3), min=v1.Hours(hours=1), max=v1.Hours(hours=48)
+                ),
+                enabled=v1.BooleanConstraint(default=False),
+            ),
+            hashboards_constraints=api.HashboardConstraints(
                 hashboard_ids=[str(i + 1) for i in range(spec.hashboards)],
                 enabled=v1.BooleanConstraint(default=True),
+                quick_ramping_time_s=v1.UInt32Constraints(
+                    default=QUICK_RAMPING_DEFAULT_S,
+                    min=QUICK_RAMPING_MIN_S,
+                    max=QUICK_RAMPING_MAX_S,
+                ),
             ),
         )
 
@@ -304,7 +413,19 @@ class ConfigurationService(_Service, v1.ConfigurationServiceBase):
         pool = v1.PoolConfiguration(
             uid="1", url=POOL_URL, user=f"edgemining.{self.miner.hostname}", password="x"
         )
-        return v1.GetMinerConfigurationResponse(
+        quick = m.quick_ramping
+        return api.GetMinerConfigurationResponse(
+            dps=v1.DpsConfiguration(
+                enabled=m.dps.enabled,
+                power_step=v1.Power(watt=m.dps.power_step_w),
+                min_power_target=v1.Power(watt=m.dps_floor_w()),
+                shutdown_enabled=m.dps.shutdown_enabled,
+                shutdown_duration=v1.Hours(hours=m.dps.shutdown_duration_h),
+            ),
+            hashboard_config=api.HashboardPerformanceConfiguration(
+                quick_ramping_time_up_s=quick[0] if quick else None,
+                quick_ramping_time_down_s=quick[1] if quick else None,
+            ),
             pool_groups=[
                 v1.PoolGroupConfiguration(
                     uid="1", name="default", quota=v1.Quota(value=1), pools=[pool]
@@ -396,11 +517,12 @@ class MinerService(_Service, v1.MinerServiceBase):
     ) -> v1.GetHashboardsResponse:
         m = self.miner.machine
         spec = self.miner.spec
-        share_5s = m.hashrate_5s_ths / spec.hashboards
+        enabled = m.enabled_boards
+        share_5s = m.hashrate_5s_ths / enabled
         boards = [
             v1.Hashboard(
                 id=str(i + 1),
-                enabled=True,
+                enabled=m.boards_enabled[i],
                 chips_count=spec.chips_per_board,
                 current_voltage=v1.Voltage(volt=13.6),
                 current_frequency=v1.Frequency(hertz=525e6),
@@ -412,15 +534,46 @@ class MinerService(_Service, v1.MinerServiceBase):
                 board_temp=v1.Temperature(degree_c=m.board_temperature_c(i)),
                 stats=v1.WorkSolverStats(
                     real_hashrate=v1.RealHashrate(
-                        last_5_s=_gh(share_5s), last_1_m=_gh(m.hashrate_1m_ths / spec.hashboards)
+                        last_5_s=_gh(share_5s if m.boards_enabled[i] else 0.0),
+                        last_1_m=_gh(m.hashrate_1m_ths / enabled if m.boards_enabled[i] else 0.0),
                     ),
-                    nominal_hashrate=_gh(m.hashrate_at(m.active_target_w) / spec.hashboards),
+                    nominal_hashrate=_gh(
+                        m.hashrate_at(m.active_target_w) / enabled if m.boards_enabled[i] else 0.0
+                    ),
                 ),
                 serial_number=f"{m.serial}-HB{i + 1}",
             )
             for i in range(spec.hashboards)
         ]
         return v1.GetHashboardsResponse(hashboards=boards)
+
+    def _set_boards(
+        self, ids: list[str], enabled: bool, save_action: v1.SaveAction
+    ) -> list[v1.HashboardEnableState]:
+        apply, _ = _apply_flags(save_action)
+        m = self.miner.machine
+        try:
+            indices = [int(i) - 1 for i in ids]
+            state = m.set_hashboards(indices, enabled, apply=apply)
+        except ValueError:
+            raise GRPCError(Status.INVALID_ARGUMENT, f"unknown hashboard id in {ids}") from None
+        except HashboardRefused as exc:
+            raise GRPCError(Status.FAILED_PRECONDITION, str(exc)) from None
+        return [v1.HashboardEnableState(id=str(i + 1), is_enabled=on) for i, on in enumerate(state)]
+
+    async def enable_hashboards(
+        self, enable_hashboards_request: v1.EnableHashboardsRequest
+    ) -> v1.EnableHashboardsResponse:
+        req = enable_hashboards_request
+        boards = self._set_boards(req.hashboard_ids, True, req.save_action)
+        return v1.EnableHashboardsResponse(hashboards=boards)
+
+    async def disable_hashboards(
+        self, disable_hashboards_request: v1.DisableHashboardsRequest
+    ) -> v1.DisableHashboardsResponse:
+        req = disable_hashboards_request
+        boards = self._set_boards(req.hashboard_ids, False, req.save_action)
+        return v1.DisableHashboardsResponse(hashboards=boards)
 
 
 class PoolService(_Service, v1.PoolServiceBase):
