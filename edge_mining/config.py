@@ -319,7 +319,8 @@ class MinerConfig(_Section):
 class ControlConfig(_Section):
     mode: Mode = Mode.AUTO
     tick_s: float = Field(5.0, gt=0, le=300)
-    stale_after_s: float = Field(60.0, gt=0)
+    # Data older than this is stale; an hour at most, so no value can switch the safety off.
+    stale_after_s: float = Field(60.0, gt=0, le=3600)
     # What miners do when energy data is stale or missing.
     safe_action: Literal["min_power", "pause"] = "pause"
     # What miners do when the daemon stops.

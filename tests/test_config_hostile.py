@@ -88,6 +88,12 @@ def _infinite_stale_after(tmp_path: Path) -> Path:
     return path
 
 
+def _huge_stale_after(tmp_path: Path) -> Path:
+    """Finite but as good as infinite: it would switch the stale-data safety off too."""
+    data = site_data(tmp_path / "state", control={"stale_after_s": 1e300})
+    return write_yaml(tmp_path / "site.yaml", data)
+
+
 def _nan_threshold(tmp_path: Path) -> Path:
     path = tmp_path / "site.yaml"
     text = _site_text(tmp_path, control={"start_surplus_w": 300})
@@ -143,6 +149,7 @@ HOSTILE: list[tuple[str, Any, str]] = [
     ("duplicate-section", _duplicate_key, "key 'control' appears twice in one mapping (first at"),
     ("duplicate-field", _duplicate_nested_key, "key 'stop_soc_pct' appears twice in one mapping"),
     ("inf-duration", _infinite_stale_after, "control.stale_after_s: Input should be a finite"),
+    ("huge-stale-after", _huge_stale_after, "control.stale_after_s: Input should be less than or"),
     ("nan-threshold", _nan_threshold, "control.start_surplus_w: Input should be a finite number"),
     ("secret-as-alias", _password_like_alias, "a value starts with '*', which YAML reads as an"),
     ("secret-as-tag", _password_like_tag, "a value starts with '!', which YAML reads as a tag"),
