@@ -224,6 +224,12 @@ class MinerConfig(_Section):
     # After a level change the miner keeps its level at least this long (anti-flapping; a
     # level change may cost a ramp or a restart).
     level_dwell_s: float = Field(300.0, ge=0, allow_inf_nan=False)
+    # BraiinsOS (public API 1.7+): seconds a resume takes to full power and a pause to idle
+    # ("quick ramping", for curtailment), set on the miner at detection. None: the miner's.
+    quick_ramping_s: int | None = Field(None, ge=1, le=3600)
+    # BraiinsOS: below the power-target floor, run fewer hashboards (one board of three has a
+    # third of the floor) instead of holding the floor.
+    hashboard_shedding: bool = False
     # Smart plug (driver: smartplug): a Home Assistant switch or an MQTT command topic.
     switch_entity: str | None = None
     power_entity: str | None = None

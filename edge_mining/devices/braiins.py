@@ -7,7 +7,11 @@ Backends, chosen by what pyasic detects:
   on 50051 with pyasic's login token: pause/resume, power target with SAVE_AND_APPLY (the tuner
   re-targets while mining continues; pyasic's own ``set_power_limit`` force-applies, which
   restarts bosminer, so it is not used), clamped to the constraints the miner publishes and
-  confirmed by reading the active performance mode back.
+  confirmed by reading the active performance mode back. Beyond pyasic
+  (:mod:`~edge_mining.devices.braiins_api`): quick ramping (API 1.7) set at detection when
+  configured; below the power-target floor, fewer hashboards (``hashboard_shedding``);
+  Dynamic Performance Scaling read from ``tunerstatus`` and never fought (no target above the
+  limit DPS holds, which would restart its scaling), shown in the miner's errors.
 - ``bosminer`` (legacy BOSminer, no gRPC): the same telemetry; pause/resume on 4028. A power
   target would need a config rewrite and a bosminer restart, so it is refused.
 - ``pyasic`` (any other miner pyasic knows, or ``driver: pyasic``): telemetry from pyasic's
@@ -44,6 +48,12 @@ from edge_mining.devices.base import (
     DeviceAuthError,
     DeviceError,
     DeviceUnavailable,
+)
+from edge_mining.devices.braiins_api import (
+    boards_for,
+    dps_scaled_limit,
+    read_quick_ramping,
+    set_quick_ramping,
 )
 from edge_mining.devices.miner_state import Observation, TransitionTracker
 from edge_mining.devices.redact import add_secret
@@ -95,6 +105,7 @@ class Telemetry:
     fan_rpm: float | None
     errors: tuple[str, ...]
     mining_flag: bool | None = None
+    dps_scaled_w: float | None = None  # the limit DPS holds the miner at, while it does
 
 
 class BraiinsMiner:
@@ -137,6 +148,13 @@ class BraiinsMiner:
         self._last_target_w: float | None = None
         # The last refused power target, reported in ``errors`` until one is accepted.
         self._target_error: str | None = None
+        # BOSer extras: hashboard ids, how many run, the constraints with all of them, the
+        # limit DPS holds, and the quick ramping applied (up s, down s).
+        self.board_ids: list[str] = []
+        self.boards_enabled: int | None = None
+        self._full_constraints: TargetConstraints | None = None
+        self._dps_scaled_w: float | None = None
+        self.quick_ramping: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         # Never the password.
@@ -171,6 +189,7 @@ class BraiinsMiner:
         except DeviceError as exc:
             return self._error(now, str(exc))
         self._last_target_w = telemetry.power_target_w
+        self._dps_scaled_w = telemetry.dps_scaled_w
         flag = telemetry.mining_flag
         if flag is None:
             flag, self._initial_flag = self._initial_flag, None
@@ -181,13 +200,19 @@ class BraiinsMiner:
             errors = (reason, *errors)
         if self._target_error:
             errors = (*errors, self._target_error)
+        if telemetry.dps_scaled_w is not None:
+            errors = (
+                *errors,
+                f"Dynamic Performance Scaling holds the power limit at "
+                f"{telemetry.dps_scaled_w:.0f} W (the chips run hot)",
+            )
         if self._auth_error:
             status = MinerStatus.ERROR
             errors = (self._auth_error, *errors)
         if status != self._last_status:
             log.debug("%s: %s", self.label, status.value)
             self._last_status = status
-        constraints = self.constraints
+        low, high = self._target_range()
         return MinerState(
             name=self.name,
             timestamp=now,
@@ -195,8 +220,8 @@ class BraiinsMiner:
             hashrate_ths=telemetry.hashrate_5s_ths,
             power_w=telemetry.power_w,
             power_target_w=telemetry.power_target_w,
-            target_min_w=constraints.min_w if constraints else None,
-            target_max_w=constraints.max_w if constraints else None,
+            target_min_w=low,
+            target_max_w=high,
             temperature_c=telemetry.temperature_c,
             fan_rpm=telemetry.fan_rpm,
             errors=errors,
@@ -348,6 +373,53 @@ class BraiinsMiner:
                 self._lost, self.losses = False, losses
                 return
             raise
+        if self._auth_error is None:
+            await self._describe_boards(miner)
+            if self.config.quick_ramping_s is not None:
+                await self._apply_quick_ramping(miner, self.config.quick_ramping_s)
+
+    async def _describe_boards(self, miner: AnyMiner) -> None:
+        """The hashboards and how many run; the power-target range with all of them (with
+        boards disabled BraiinsOS narrows it to theirs)."""
+        try:
+            reply = await self._grpc(miner.web.get_hashboards())
+        except DeviceError as exc:
+            log.info("%s: hashboards not listed: %s", self.label, exc)
+            return
+        boards = [b for b in reply.get("hashboards", []) if b.get("id") is not None]
+        self.board_ids = sorted((str(b["id"]) for b in boards), key=_board_order)
+        self.boards_enabled = sum(1 for b in boards if b.get("enabled"))
+        c = self.constraints
+        if c is not None and self.boards_enabled:
+            share = len(self.board_ids) / self.boards_enabled
+            self._full_constraints = TargetConstraints(
+                c.min_w * share, c.max_w * share, c.default_w
+            )
+
+    async def _apply_quick_ramping(self, miner: AnyMiner, seconds: int) -> None:
+        """Set quick ramping (API 1.7) to ``seconds`` up and down, clamped to the miner's
+        range. Never fails detection: older firmware (UNIMPLEMENTED) is logged and ignored."""
+        port = miner.web.port
+        try:
+            async with asyncio.timeout(2 * self.timeout_s):
+                token = await miner.web.auth()
+                current = await read_quick_ramping(self.host, port, token, timeout_s=self.timeout_s)
+                wanted = current.clamp(seconds)
+                if (current.up_s, current.down_s) != (wanted, wanted):
+                    await set_quick_ramping(
+                        self.host, port, token, wanted, wanted, timeout_s=self.timeout_s
+                    )
+                    log.info("%s: quick ramping %d s up and down", self.label, wanted)
+        except GRPCError as exc:
+            if exc.status is Status.UNIMPLEMENTED:
+                log.info("%s: no quick ramping (BraiinsOS API before 1.7)", self.label)
+            else:
+                log.warning("%s: quick ramping not set: %s", self.label, exc.message or exc)
+            return
+        except (TimeoutError, OSError, APIError) as exc:
+            log.warning("%s: quick ramping not set: %s", self.label, root_cause(exc))
+            return
+        self.quick_ramping = (wanted, wanted)
 
     async def _check_auth(self, miner: AnyMiner) -> None:
         """Fetch constraints and details over gRPC; sets or clears the authentication error."""
@@ -434,6 +506,13 @@ class BraiinsMiner:
             if self._auth_error:
                 raise DeviceAuthError(self._auth_error)
         wanted = self.clamp(watts)
+        scaled = self._dps_scaled_w
+        if scaled is not None and wanted > scaled:
+            # DPS holds the limit lower because the chips run hot; a higher target would only
+            # restart its scaling from there. Not fought: the limit DPS holds is what we get.
+            log.debug("%s: %d W not set, DPS holds %d W", self.label, wanted, scaled)
+            return scaled
+        wanted = await self._run_boards_for(miner, wanted)
         if self._last_target_w is not None and abs(self._last_target_w - wanted) < 1:
             return float(wanted)  # already there: no needless config write
         reply = await self._grpc(
@@ -452,15 +531,56 @@ class BraiinsMiner:
         log.info("%s: power target %d W", self.label, active)
         return float(active)
 
+    def _target_range(self) -> tuple[float | None, float | None]:
+        """The targets the miner takes: its constraints, or with hashboard shedding from one
+        board's floor to the full machine's ceiling."""
+        c = self.constraints
+        if c is None:
+            return None, None
+        full = self._full_constraints
+        if self._shedding and full is not None:
+            return full.min_w / len(self.board_ids), full.max_w
+        return c.min_w, c.max_w
+
+    @property
+    def _shedding(self) -> bool:
+        return self.config.hashboard_shedding and len(self.board_ids) > 1
+
     def clamp(self, watts: float) -> int:
         """``watts`` inside the miner's constraints and the configured [min, max]."""
         low, high = self.config.min_power_w, self.config.max_power_w
+        miner_low, miner_high = self._target_range()
+        if miner_low is not None and miner_high is not None:
+            low = max(low, miner_low)
+            high = min(high, miner_high)
+            if low > high:  # the configured range misses the miner's: the miner wins
+                low, high = miner_low, miner_high
+        return int(round(min(max(watts, low), high)))
+
+    async def _run_boards_for(self, miner: AnyMiner, wanted: int) -> int:
+        """With hashboard shedding, enable or disable boards so that ``wanted`` fits them;
+        returns the target inside what the running boards accept."""
+        full = self._full_constraints
+        if not self._shedding or full is None or self.boards_enabled is None:
+            return wanted
+        n = len(self.board_ids)
+        k = boards_for(wanted, full.min_w, n)
+        if k != self.boards_enabled:
+            on, off = self.board_ids[:k], self.board_ids[k:]
+            await self._grpc(miner.web.enable_hashboards(on))
+            if off:
+                await self._grpc(miner.web.disable_hashboards(off))
+            self.boards_enabled = k
+            self._last_target_w = None  # the tuner moved its target into the boards' range
+            self.constraints = (
+                parse_constraints(await self._grpc(miner.web.get_constraints())) or self.constraints
+            )
+            log.info("%s: %d of %d hashboards for %d W", self.label, k, n, wanted)
+        low, high = k * full.min_w / n, k * full.max_w / n
         if self.constraints is not None:
             low = max(low, self.constraints.min_w)
             high = min(high, self.constraints.max_w)
-            if low > high:  # the configured range misses the miner's: the miner wins
-                low, high = self.constraints.min_w, self.constraints.max_w
-        return int(round(min(max(watts, low), high)))
+        return int(round(min(max(wanted, low), high)))
 
     async def _set_generic_target(self, miner: AnyMiner, watts: float) -> float:
         wanted = self.clamp(watts)
@@ -639,6 +759,7 @@ def parse_telemetry(data: dict[str, Any]) -> Telemetry:
         hashrate = 0.0
     tuner = data.get("tunerstatus", [{}])[0].get("TUNERSTATUS", [{}])[0]
     power = float(tuner.get("ApproximateMinerPowerConsumption", 0.0))
+    dps_scaled = dps_scaled_limit(tuner)
     limit = tuner.get("PowerLimit")
     errors = tuple(
         f"hashboard {chain.get('HashchainIndex')}: {chain.get('Status')}"
@@ -656,7 +777,12 @@ def parse_telemetry(data: dict[str, Any]) -> Telemetry:
         temperature_c=max(chip_temps) if chip_temps else None,
         fan_rpm=sum(rpms) / len(rpms) if rpms else None,
         errors=errors,
+        dps_scaled_w=dps_scaled,
     )
+
+
+def _board_order(board_id: str) -> tuple[int, str]:
+    return (int(board_id), board_id) if board_id.isdigit() else (1 << 30, board_id)
 
 
 def parse_constraints(reply: dict[str, Any]) -> TargetConstraints | None:

@@ -145,3 +145,26 @@ async def set_quick_ramping(
             metadata=_metadata(token),
         )
     return reply.up_s, reply.down_s
+
+
+def boards_for(watts: float, floor_w: float, boards: int) -> int:
+    """How many of ``boards`` hashboards to run for a target of ``watts``: all of them at or
+    above the machine's floor ``floor_w``; below it as many as keep each board at or above its
+    own floor (``floor_w / boards``: more boards at lower power hash more per watt), at least
+    one."""
+    if boards <= 1 or watts >= floor_w:
+        return max(boards, 1)
+    per_board = floor_w / boards
+    return max(1, min(boards - 1, int(watts // per_board)))
+
+
+def dps_scaled_limit(tuner: dict[str, object]) -> float | None:
+    """The power limit Dynamic Performance Scaling holds the miner at, from a ``tunerstatus``
+    entry: BOSminer says ``"Disabled"``, ``"InitialPowerLimit"`` (enabled, not scaling) or
+    ``{"ScaledPowerLimit": W}`` while it scales the limit down (the chips run hot)."""
+    dps = tuner.get("DynamicPowerScaling")
+    if isinstance(dps, dict):
+        scaled = dps.get("ScaledPowerLimit")
+        if isinstance(scaled, int | float) and scaled > 0:
+            return float(scaled)
+    return None

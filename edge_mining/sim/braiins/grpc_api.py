@@ -63,6 +63,13 @@ def _apply_flags(save_action: v1.SaveAction) -> tuple[bool, bool]:
     raise GRPCError(Status.INVALID_ARGUMENT, "save_action must be set")
 
 
+async def _unimplemented(stream: Stream[object, object]) -> None:
+    """A call newer than the emulated API version. Real firmware (tonic) answers an unknown
+    method UNIMPLEMENTED with a content type; grpclib's own answer has none, which its client
+    reports as UNKNOWN: so the emulator answers as the firmware does."""
+    raise GRPCError(Status.UNIMPLEMENTED, "Method not found")
+
+
 class _Service:
     def __init__(self, miner: EmulatedMiner) -> None:
         self.miner = miner
@@ -70,8 +77,9 @@ class _Service:
 
 class ApiVersionService(_Service, bos.ApiVersionServiceBase):
     async def get_api_version(self, api_version_request: bos.ApiVersionRequest) -> bos.ApiVersion:
-        # 1.11: the first public API with GetMinerEfficiencyProfile.
-        return bos.ApiVersion(major=1, minor=11, patch=0)
+        # 1.11 by default: the first public API with GetMinerEfficiencyProfile.
+        major, minor, patch = self.miner.api_version
+        return bos.ApiVersion(major=major, minor=minor, patch=patch)
 
 
 class AuthenticationService(_Service, v1.AuthenticationServiceBase):
@@ -277,17 +285,22 @@ class PerformanceService(_Service, v1.PerformanceServiceBase):
         # GetMinerEfficiencyProfile.
         mapping = super().__mapping__()
         unary = grpclib.const.Cardinality.UNARY_UNARY
+        version = self.miner.api_version
         mapping[PROFILE_PATH] = grpclib.const.Handler(
-            self._get_miner_efficiency_profile,
+            self._get_miner_efficiency_profile if version >= (1, 11, 0) else _unimplemented,
             unary,
             GetMinerEfficiencyProfileRequest,
             GetMinerEfficiencyProfileResponse,
         )
+        quick = version >= (1, 7, 0)
         mapping[api.SET_QUICK_RAMPING_PATH] = grpclib.const.Handler(
-            self._set_quick_ramping, unary, api.SetQuickRampingRequest, api.QuickRampingResponse
+            self._set_quick_ramping if quick else _unimplemented,
+            unary,
+            api.SetQuickRampingRequest,
+            api.QuickRampingResponse,
         )
         mapping[api.SET_DEFAULT_QUICK_RAMPING_PATH] = grpclib.const.Handler(
-            self._set_default_quick_ramping,
+            self._set_default_quick_ramping if quick else _unimplemented,
             unary,
             api.SetDefaultQuickRampingRequest,
             api.QuickRampingResponse,

@@ -60,6 +60,7 @@ class EmulatedMiner:
         web_port: int | None = WEB_PORT,
         ssh_port: int | None = SSH_PORT,
         seed: int | None = None,
+        api_version: tuple[int, int, int] = (1, 11, 0),
     ) -> None:
         address = ipaddress.IPv4Address(host)
         if address not in LOOPBACK:
@@ -73,6 +74,9 @@ class EmulatedMiner:
         self.hostname = f"bos-{host.replace('.', '-')}"
         self.credentials = Credentials(username=username, password=password)
         self.faults = faults or Faults()
+        # The public API version it speaks: quick ramping from 1.7, the efficiency profile
+        # from 1.11 (older versions answer those calls UNIMPLEMENTED).
+        self.api_version = api_version
         self.machine = MinerMachine(
             self.spec,
             clock,
