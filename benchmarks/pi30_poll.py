@@ -23,10 +23,10 @@ import statistics
 import time
 
 from edge_mining.config import PlantConfig, VoltronicSourceConfig
-from edge_mining.devices import pi30
 from edge_mining.devices.base import DeviceError
-from edge_mining.devices.voltronic import VoltronicSource
-from edge_mining.sim.pi30_emulator import BITS_PER_BYTE, Pi30Emulator
+from edge_mining.devices.voltronic import pi30
+from edge_mining.devices.voltronic.emulator import BITS_PER_BYTE, Pi30Emulator
+from edge_mining.devices.voltronic.source import VoltronicSource
 from edge_mining.sim.plant import Plant
 
 BAUD = 2400

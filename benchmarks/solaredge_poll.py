@@ -12,9 +12,9 @@ import time
 
 from edge_mining.clock import ManualClock
 from edge_mining.config import PlantConfig, SolarEdgeSourceConfig
-from edge_mining.devices.solaredge import SolarEdgeSource
+from edge_mining.devices.solaredge.emulator import SolarEdgeEmulator
+from edge_mining.devices.solaredge.source import SolarEdgeSource
 from edge_mining.sim.plant import Plant
-from edge_mining.sim.solaredge_emulator import SolarEdgeEmulator
 
 
 async def main(polls: int) -> None:

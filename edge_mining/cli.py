@@ -189,7 +189,7 @@ def _add_emulate(sub: argparse._SubParsersAction) -> None:
         "garbage, slow, vanish)",
     )  # fmt: skip
     inverter.add_argument("--pacing", action="store_true", help="pace bytes at 2400 baud")
-    inverter.set_defaults(handler=_handler("edge_mining.sim.pi30_emulator:main"))
+    inverter.set_defaults(handler=_handler("edge_mining.devices.voltronic.emulator:main"))
 
     miner = _parser(kinds, "miner", "miner(s) of any family on loopback (prints MINER <host> each)")
     miner.add_argument(
@@ -222,7 +222,7 @@ def _add_emulate(sub: argparse._SubParsersAction) -> None:
     solaredge.add_argument(
         "--faults", default="", help="fault probabilities, e.g. exception=0.05,silent=0.05"
     )
-    solaredge.set_defaults(handler=_handler("edge_mining.sim.solaredge_emulator:main"))
+    solaredge.set_defaults(handler=_handler("edge_mining.devices.solaredge.emulator:main"))
 
 
 def _add_probe(sub: argparse._SubParsersAction) -> None:
@@ -238,7 +238,7 @@ def _add_probe(sub: argparse._SubParsersAction) -> None:
         help="default: hidraw for /dev/hidraw*, serial otherwise",
     )  # fmt: skip
     inverter.add_argument("--json", action="store_true", help="print JSON instead of text")
-    inverter.set_defaults(handler=_handler("edge_mining.devices.voltronic_probe:main"))
+    inverter.set_defaults(handler=_handler("edge_mining.devices.voltronic.probe:main"))
 
     miner = _parser(
         kinds, "miner", "a miner of any supported family (BraiinsOS, Avalon, other pyasic)"
@@ -258,7 +258,7 @@ def _add_probe(sub: argparse._SubParsersAction) -> None:
     )
     solaredge.add_argument("--unit", type=int, default=1, help="Modbus unit id")
     solaredge.add_argument("--json", action="store_true", help="print JSON instead of text")
-    solaredge.set_defaults(handler=_handler("edge_mining.devices.solaredge_probe:main"))
+    solaredge.set_defaults(handler=_handler("edge_mining.devices.solaredge.probe:main"))
 
 
 def _add_network_arguments(parser: argparse.ArgumentParser) -> None:

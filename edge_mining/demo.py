@@ -132,9 +132,9 @@ async def setup_emulated_inverter(
     args: argparse.Namespace, site: SiteConfig, plant: Any, clock: Clock, stack: AsyncExitStack
 ) -> SiteConfig:
     """``--inverter emulated``: serve the plant through a PI30 emulator on a pseudo-terminal
-    and read it with the Voltronic driver (edge_mining/sim/pi30_emulator.py)."""
+    and read it with the Voltronic driver (edge_mining/devices/voltronic/emulator.py)."""
     from edge_mining.config import VoltronicSourceConfig
-    from edge_mining.sim.pi30_emulator import Pi30Emulator
+    from edge_mining.devices.voltronic.emulator import Pi30Emulator
 
     if plant is None:
         raise DemoOptionUnavailable("--inverter emulated needs a simulated plant to serve")
@@ -264,9 +264,9 @@ async def setup_solaredge(
     args: argparse.Namespace, site: SiteConfig, plant: Any, clock: Clock, stack: AsyncExitStack
 ) -> SiteConfig:
     """``--solaredge``: serve the plant over Modbus TCP as a SolarEdge inverter
-    (edge_mining/sim/solaredge_emulator.py) and read it with the SolarEdge driver."""
+    (edge_mining/devices/solaredge/emulator.py) and read it with the SolarEdge driver."""
     from edge_mining.config import SolarEdgeSourceConfig
-    from edge_mining.sim.solaredge_emulator import SolarEdgeEmulator
+    from edge_mining.devices.solaredge.emulator import SolarEdgeEmulator
 
     if plant is None:
         raise DemoOptionUnavailable("--solaredge needs a simulated plant to serve")

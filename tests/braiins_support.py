@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from edge_mining.config import MinerConfig
-from edge_mining.devices.braiins import BraiinsMiner
+from edge_mining.devices.braiins.driver import BraiinsMiner
 from edge_mining.model import MinerState
 
 # Each test takes a fresh 127.S.N.0/24 so no two tests share an address (or TIME_WAIT). S is

@@ -29,10 +29,10 @@ import yaml
 from braiins_support import FAST, fresh_host
 
 from edge_mining.config import PlantConfig
+from edge_mining.devices.braiins.emulator import EmulatedMiner
+from edge_mining.devices.solaredge.emulator import SolarEdgeEmulator
 from edge_mining.mqtt.broker import EmbeddedBroker
-from edge_mining.sim.braiins import EmulatedMiner
 from edge_mining.sim.plant import Plant
-from edge_mining.sim.solaredge_emulator import SolarEdgeEmulator
 from tests.loopback_http import Reply, Request, serving
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,9 +22,9 @@ from edge_mining.devices.avalon.driver import AvalonDriver
 from edge_mining.devices.avalon.emulator import EmulatedAvalon
 from edge_mining.devices.avalon.models import MODELS, find_model
 from edge_mining.devices.base import CommandRejected, MinerDriver
+from edge_mining.devices.braiins.emulator import EmulatedMiner
 from edge_mining.devices.miner_probe import probe
 from edge_mining.model import MinerStatus
-from edge_mining.sim.braiins import EmulatedMiner
 
 M = MinerStatus
 PYASIC_CLASS = {

@@ -13,9 +13,9 @@ from pyasic.rpc.bosminer import BOSMinerRPCAPI
 from pyasic.web.braiins_os.boser import BOSerWebAPI
 
 from edge_mining.clock import ManualClock
-from edge_mining.devices.braiins_api import read_quick_ramping, set_quick_ramping
-from edge_mining.sim.braiins import EmulatedMiner
-from edge_mining.sim.braiins.machine import (
+from edge_mining.devices.braiins.api import read_quick_ramping, set_quick_ramping
+from edge_mining.devices.braiins.emulator import EmulatedMiner
+from edge_mining.devices.braiins.emulator.machine import (
     DPS_INTERVAL_S,
     DpsSettings,
     HashboardRefused,

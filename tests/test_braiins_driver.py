@@ -12,11 +12,11 @@ from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 from edge_mining.clock import ManualClock
 from edge_mining.config import SiteConfig
 from edge_mining.devices.base import CommandRejected, DeviceAuthError, MinerDriver
-from edge_mining.devices.braiins import BraiinsMiner, firmware_name
+from edge_mining.devices.braiins.driver import BraiinsMiner, firmware_name
+from edge_mining.devices.braiins.emulator import EmulatedMiner
 from edge_mining.devices.factory import build_miners
 from edge_mining.model import Action, Command, MinerStatus
 from edge_mining.service.actuation import send_in_order
-from edge_mining.sim.braiins import EmulatedMiner
 
 M = MinerStatus
 

@@ -19,9 +19,9 @@ from pyasic.rpc.bosminer import BOSMinerRPCAPI
 from pyasic.web.braiins_os.boser import BOSerWebAPI
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
 
-from edge_mining.sim import braiins_emulator
-from edge_mining.sim.braiins import EmulatedMiner, Faults, find_model, loopback_hosts
-from edge_mining.sim.braiins.machine import MinerMachine
+from edge_mining.devices.braiins.emulator import EmulatedMiner, Faults, find_model, loopback_hosts
+from edge_mining.devices.braiins.emulator import cli as braiins_emulator
+from edge_mining.devices.braiins.emulator.machine import MinerMachine
 
 
 async def test_pyasic_detects_a_boser_miner_and_reads_its_data():

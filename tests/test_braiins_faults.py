@@ -16,11 +16,11 @@ from braiins_support import FAST, fresh_host
 from edge_mining.clock import WallClock
 from edge_mining.config import parse_config
 from edge_mining.devices.base import CommandRejected, DeviceAuthError, DeviceUnavailable
-from edge_mining.devices.braiins import BraiinsMiner
+from edge_mining.devices.braiins.driver import BraiinsMiner
+from edge_mining.devices.braiins.emulator import EmulatedMiner, loopback_hosts
 from edge_mining.devices.factory import build_devices
 from edge_mining.model import MinerState, MinerStatus
 from edge_mining.service import Daemon
-from edge_mining.sim.braiins import EmulatedMiner, loopback_hosts
 
 M = MinerStatus
 NAMES = ["healthy", "gone", "slow", "locked", "stubborn"]

@@ -6,9 +6,9 @@ import asyncio
 
 from braiins_support import FAST, fresh_host, miner_config
 
-from edge_mining.devices.braiins import BraiinsMiner
+from edge_mining.devices.braiins.driver import BraiinsMiner
+from edge_mining.devices.braiins.emulator import EmulatorFleet
 from edge_mining.model import MinerStatus
-from edge_mining.sim.braiins import EmulatorFleet
 
 COUNT = 50
 M = MinerStatus

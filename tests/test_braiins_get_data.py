@@ -13,7 +13,7 @@ from pyasic.errors import APIError
 from pyasic.miners.backends import BOSMiner
 from pyasic.miners.factory import miner_factory
 
-from edge_mining.sim.braiins import EmulatedMiner, Faults
+from edge_mining.devices.braiins.emulator import EmulatedMiner, Faults
 
 # An unprivileged port, so the test does not need root; pyasic is pointed at it below.
 SSH_PORT = 2222

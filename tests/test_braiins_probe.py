@@ -7,8 +7,8 @@ import json
 
 from braiins_support import fresh_host
 
-from edge_mining.devices import braiins_probe
-from edge_mining.sim.braiins import EmulatedMiner
+from edge_mining.devices.braiins import probe as braiins_probe
+from edge_mining.devices.braiins.emulator import EmulatedMiner
 
 KEYS = {
     "host",

@@ -9,12 +9,12 @@ from grpclib import GRPCError, Status
 from pyasic.web.braiins_os.boser import BOSerWebAPI
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import Power, TeraHashrate
 
-from edge_mining.devices.braiins_profile import (
+from edge_mining.devices.braiins.emulator import EmulatedMiner
+from edge_mining.devices.braiins.profile import (
     MinerEfficiencyPoint,
     curve_from_profile,
     read_efficiency_profile,
 )
-from edge_mining.sim.braiins import EmulatedMiner
 
 GRPC_PORT = 50051
 

@@ -13,7 +13,7 @@ import pytest
 from edge_mining.clock import ManualClock
 from edge_mining.config import ForecastConfig, ForecastPlane
 from edge_mining.devices.base import DeviceAuthError, DeviceUnavailable, ForecastSource
-from edge_mining.devices.forecast_solar import ForecastSolarSource, api_azimuth
+from edge_mining.devices.forecast_solar.source import ForecastSolarSource, api_azimuth
 from tests.loopback_http import Reply, Request, serving
 
 TZ = ZoneInfo("Europe/Amsterdam")

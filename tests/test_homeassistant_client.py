@@ -8,7 +8,7 @@ import pytest
 
 from edge_mining.config import HomeAssistantConfig
 from edge_mining.devices.base import DeviceAuthError, DeviceError, DeviceUnavailable
-from edge_mining.devices.homeassistant import (
+from edge_mining.devices.homeassistant.client import (
     SUPERVISOR_API,
     EntityNotFound,
     HomeAssistantClient,

@@ -20,7 +20,7 @@ from edge_mining.devices.base import (
     EnergySource,
     ForecastSource,
 )
-from edge_mining.devices.homeassistant import (
+from edge_mining.devices.homeassistant.client import (
     EntityNotFound,
     HomeAssistantEnergySource,
     HomeAssistantForecastSource,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from braiins_support import FAST, fresh_host
 
-from edge_mining.sim.braiins import EmulatedMiner
+from edge_mining.devices.braiins.emulator import EmulatedMiner
 
 CLI = [sys.executable, "-m", "edge_mining.cli"]
 RIGHT = "R1ght-Secr3t-pw"

@@ -12,7 +12,7 @@ import pytest
 from edge_mining.clock import ManualClock
 from edge_mining.config import MqttConfig, MqttSourceConfig, TopicQuantity
 from edge_mining.devices.base import DeviceUnavailable, EnergySource
-from edge_mining.devices.mqtt_source import MqttEnergySource
+from edge_mining.devices.mqtt.source import MqttEnergySource
 from edge_mining.devices.payload import PayloadError, extract_number
 from edge_mining.model import EnergyReading
 from tests.mqtt_broker import Recorder, mosquitto, private_broker, unique_namespace

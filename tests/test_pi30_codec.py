@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_mining.devices import pi30
+from edge_mining.devices.voltronic import pi30
 
 # Request frames for every command the driver and the probe send. CRC values published in the
 # PI30 documents and by users of these inverters (QPIGS -> B7 A9 is the classic one; POP02's

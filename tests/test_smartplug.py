@@ -13,7 +13,7 @@ from edge_mining.clock import ManualClock
 from edge_mining.config import HomeAssistantConfig, MinerConfig, MqttConfig, SiteConfig
 from edge_mining.devices.base import CommandRejected, MinerDriver
 from edge_mining.devices.factory import build_miners
-from edge_mining.devices.smartplug import SmartPlugMiner
+from edge_mining.devices.smartplug.driver import SmartPlugMiner
 from edge_mining.model import MinerStatus
 from tests.ha_server import running_home_assistant
 from tests.mqtt_broker import Recorder, mosquitto, unique_namespace

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_mining.devices.solaredge_probe import parse_address
+from edge_mining.devices.solaredge.probe import parse_address
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "edge_mining.cli"]

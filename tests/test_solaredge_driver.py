@@ -19,10 +19,10 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from edge_mining.clock import ManualClock
 from edge_mining.config import PlantConfig, SolarEdgeSourceConfig
 from edge_mining.devices.base import DeviceError, DeviceUnavailable, EnergySource
-from edge_mining.devices.solaredge import SolarEdgeSource
-from edge_mining.devices.sunspec import InverterStatus
+from edge_mining.devices.solaredge.emulator import Figures, SolarEdgeEmulator, figures_from_plant
+from edge_mining.devices.solaredge.source import SolarEdgeSource
+from edge_mining.devices.solaredge.sunspec import InverterStatus
 from edge_mining.sim.plant import Plant
-from edge_mining.sim.solaredge_emulator import Figures, SolarEdgeEmulator, figures_from_plant
 
 # 2024-06-21 10:00 UTC: the plant's sun is up, the battery is charging.
 MORNING = 1718964000.0

@@ -13,9 +13,9 @@ import yaml
 from edge_mining.clock import WallClock
 from edge_mining.config import PlantConfig, parse_config
 from edge_mining.devices.factory import build_energy_source
-from edge_mining.devices.solaredge import SolarEdgeSource
+from edge_mining.devices.solaredge.emulator import SolarEdgeEmulator
+from edge_mining.devices.solaredge.source import SolarEdgeSource
 from edge_mining.sim.plant import Plant
-from edge_mining.sim.solaredge_emulator import SolarEdgeEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "edge_mining.cli"]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_mining.devices import sunspec
-from edge_mining.devices.sunspec import (
+from edge_mining.devices.solaredge import sunspec
+from edge_mining.devices.solaredge.sunspec import (
     BatteryOffset,
     CommonOffset,
     InverterOffset,

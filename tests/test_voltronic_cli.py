@@ -11,7 +11,7 @@ import time
 import pytest
 
 from edge_mining.config import PlantConfig
-from edge_mining.sim.pi30_emulator import FaultSpec, Pi30Emulator
+from edge_mining.devices.voltronic.emulator import FaultSpec, Pi30Emulator
 from edge_mining.sim.plant import Plant
 
 CLI = [sys.executable, "-m", "edge_mining.cli"]

@@ -13,11 +13,11 @@ import pytest
 
 from edge_mining.clock import ScaledClock
 from edge_mining.config import PlantConfig, SiteConfig
-from edge_mining.devices.voltronic import VoltronicSource
+from edge_mining.devices.voltronic.emulator import FaultSpec, Pi30Emulator
+from edge_mining.devices.voltronic.source import VoltronicSource
 from edge_mining.model import MinerStatus
 from edge_mining.service import Daemon
 from edge_mining.sim.devices import SimulatedMiner
-from edge_mining.sim.pi30_emulator import FaultSpec, Pi30Emulator
 from edge_mining.sim.plant import Plant
 
 NOON = 1_750_000_000.0 - (1_750_000_000.0 % 86400) + 12 * 3600

@@ -9,10 +9,11 @@ import tty
 import pytest
 
 from edge_mining.config import PlantConfig, VoltronicSourceConfig
-from edge_mining.devices import pi30, voltronic
 from edge_mining.devices.base import CommandRejected, DeviceError, DeviceUnavailable, EnergySource
-from edge_mining.devices.voltronic import HidrawLink, VoltronicSource
-from edge_mining.sim.pi30_emulator import FaultSpec, Pi30Emulator
+from edge_mining.devices.voltronic import pi30
+from edge_mining.devices.voltronic import source as voltronic
+from edge_mining.devices.voltronic.emulator import FaultSpec, Pi30Emulator
+from edge_mining.devices.voltronic.source import HidrawLink, VoltronicSource
 from edge_mining.sim.plant import Plant
 
 NOON = 1_750_000_000.0 - (1_750_000_000.0 % 86400) + 12 * 3600  # a June day at 12:00 UTC

@@ -88,18 +88,23 @@ def build_energy_source(
                 raise ValueError("a simulated energy source needs the shared plant")
             return SimulatedEnergySource(plant, clock)
         case "voltronic":
-            cls = _load("edge_mining.devices.voltronic:VoltronicSource", "energy_source.type")
+            cls = _load(
+                "edge_mining.devices.voltronic.source:VoltronicSource", "energy_source.type"
+            )
             return _construct(cls, "energy_source", source, clock=clock)
         case "solaredge":
-            cls = _load("edge_mining.devices.solaredge:SolarEdgeSource", "energy_source.type")
+            cls = _load(
+                "edge_mining.devices.solaredge.source:SolarEdgeSource", "energy_source.type"
+            )
             return _construct(cls, "energy_source", source, clock=clock)
         case "homeassistant":
             cls = _load(
-                "edge_mining.devices.homeassistant:HomeAssistantEnergySource", "energy_source.type"
+                "edge_mining.devices.homeassistant.client:HomeAssistantEnergySource",
+                "energy_source.type",
             )
             return _construct(cls, "energy_source", source, site.homeassistant, clock=clock)
         case "mqtt":
-            cls = _load("edge_mining.devices.mqtt_source:MqttEnergySource", "energy_source.type")
+            cls = _load("edge_mining.devices.mqtt.source:MqttEnergySource", "energy_source.type")
             return _construct(cls, "energy_source", source, site.mqtt, clock=clock)
     raise ConfigError([f"energy_source.type: unknown type {source.type!r}"])  # pragma: no cover
 
@@ -120,10 +125,10 @@ def build_miners(
                         raise ValueError("simulated miners need the shared plant")
                     miners[config.name] = SimulatedMiner(config, plant, clock)
                 case "braiins" | "pyasic":
-                    cls = _load("edge_mining.devices.braiins:BraiinsMiner", where)
+                    cls = _load("edge_mining.devices.braiins.driver:BraiinsMiner", where)
                     miners[config.name] = _construct(cls, f"miners.{index}", config, clock=clock)
                 case "smartplug":
-                    cls = _load("edge_mining.devices.smartplug:SmartPlugMiner", where)
+                    cls = _load("edge_mining.devices.smartplug.driver:SmartPlugMiner", where)
                     miners[config.name] = _construct(
                         cls, f"miners.{index}", config, site, clock=clock
                     )
@@ -145,11 +150,14 @@ def build_forecast(site: SiteConfig) -> ForecastSource | None:
         case "none":
             return None
         case "forecast_solar":
-            cls = _load("edge_mining.devices.forecast_solar:ForecastSolarSource", "forecast.type")
+            cls = _load(
+                "edge_mining.devices.forecast_solar.source:ForecastSolarSource", "forecast.type"
+            )
             return _construct(cls, "forecast", forecast)
         case "homeassistant":
             cls = _load(
-                "edge_mining.devices.homeassistant:HomeAssistantForecastSource", "forecast.type"
+                "edge_mining.devices.homeassistant.client:HomeAssistantForecastSource",
+                "forecast.type",
             )
             return _construct(cls, "forecast", forecast, site.homeassistant)
     raise ConfigError([f"forecast.type: unknown type {forecast.type!r}"])  # pragma: no cover

@@ -29,8 +29,8 @@ FAMILIES: tuple[MinerFamily, ...] = (
     MinerFamily(
         "braiins",
         "BraiinsOS / BraiinsOS+",
-        "edge_mining.devices.braiins:BraiinsMiner",
-        "edge_mining.sim.braiins:emulated_models",
+        "edge_mining.devices.braiins.driver:BraiinsMiner",
+        "edge_mining.devices.braiins.emulator:emulated_models",
         ("pyasic.miners.backends:BOSer", "pyasic.miners.backends:BOSMiner"),
     ),
     MinerFamily(

@@ -6,7 +6,7 @@ family we drive specially go through the BraiinsOS probe (its ``pyasic`` backend
 miner pyasic knows). The password defaults to ``$EDGE_MINING_MINER_PASSWORD``, else the
 family's factory default.
 
-The ``--json`` shape is the BraiinsOS probe's (see :mod:`edge_mining.devices.braiins_probe`)
+The ``--json`` shape is the BraiinsOS probe's (see :mod:`edge_mining.devices.braiins.probe`)
 plus three keys every family fills (stable; unknown values are null)::
 
     {
@@ -30,7 +30,7 @@ import sys
 from typing import Any
 
 from edge_mining.config import MinerConfig
-from edge_mining.devices import braiins_probe
+from edge_mining.devices.braiins import probe as braiins_probe
 from edge_mining.devices.miner_families import MinerFamily, family_of, load
 from edge_mining.model import MinerStatus
 

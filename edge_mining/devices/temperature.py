@@ -17,8 +17,12 @@ from edge_mining.clock import Clock, WallClock
 from edge_mining.config import HeatingZone, SiteConfig
 from edge_mining.devices.base import DeviceError, DeviceUnavailable, TemperatureSource
 from edge_mining.devices.failures import FailureReporter
-from edge_mining.devices.homeassistant import HomeAssistantClient, MalformedReply, failure_kind
-from edge_mining.devices.mqtt_topics import TopicWatcher
+from edge_mining.devices.homeassistant.client import (
+    HomeAssistantClient,
+    MalformedReply,
+    failure_kind,
+)
+from edge_mining.devices.mqtt.topics import TopicWatcher
 from edge_mining.devices.payload import PayloadError, extract_number
 
 log = logging.getLogger(__name__)

@@ -49,7 +49,7 @@ def find_model(name: str) -> EmulatedModel:
     wanted = " ".join(name.strip().upper().split())
     if wanted in models:
         return models[wanted]
-    from edge_mining.sim.braiins import find_model as find_braiins
+    from edge_mining.devices.braiins.emulator import find_model as find_braiins
 
     try:
         return models[find_braiins(name).key.upper()]
@@ -66,7 +66,7 @@ def list_models() -> str:
 
 
 def raise_fd_limit(wanted: int) -> int:
-    from edge_mining.sim.braiins_emulator import raise_fd_limit as raise_limit
+    from edge_mining.devices.braiins.emulator.cli import raise_fd_limit as raise_limit
 
     return raise_limit(wanted)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edge_mining.sim.braiins.server import EmulatedMiner
+    from edge_mining.devices.braiins.emulator.server import EmulatedMiner
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,14 @@
 from functools import partial
 from typing import Any
 
-from edge_mining.sim.braiins.machine import MODELS, Faults, MinerMachine, MinerSpec, find_model
-from edge_mining.sim.braiins.server import EmulatedMiner, EmulatorFleet, loopback_hosts
+from edge_mining.devices.braiins.emulator.machine import (
+    MODELS,
+    Faults,
+    MinerMachine,
+    MinerSpec,
+    find_model,
+)
+from edge_mining.devices.braiins.emulator.server import EmulatedMiner, EmulatorFleet, loopback_hosts
 
 
 def emulated_models() -> dict[str, Any]:

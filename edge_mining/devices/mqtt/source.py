@@ -19,7 +19,7 @@ from edge_mining.clock import Clock, WallClock
 from edge_mining.config import MqttConfig, MqttSourceConfig, TopicQuantity
 from edge_mining.devices.base import DeviceUnavailable
 from edge_mining.devices.failures import FailureReporter
-from edge_mining.devices.mqtt_topics import TopicWatcher
+from edge_mining.devices.mqtt.topics import TopicWatcher
 from edge_mining.devices.payload import PayloadError, extract_number
 from edge_mining.model import EnergyReading
 

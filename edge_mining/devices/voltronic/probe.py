@@ -31,9 +31,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from edge_mining.devices import pi30
 from edge_mining.devices.base import DeviceError, DeviceUnavailable
-from edge_mining.devices.voltronic import Pi30Client, to_energy_reading
+from edge_mining.devices.voltronic import pi30
+from edge_mining.devices.voltronic.source import Pi30Client, to_energy_reading
 
 T = TypeVar("T")
 

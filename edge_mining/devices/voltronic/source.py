@@ -38,11 +38,12 @@ import serial_asyncio_fast
 
 from edge_mining.clock import Clock, WallClock
 from edge_mining.config import VoltronicSourceConfig
-from edge_mining.devices import pi30
 from edge_mining.devices.base import CommandRejected, DeviceError, DeviceUnavailable
+from edge_mining.devices.voltronic import pi30
 from edge_mining.model import EnergyReading
 
-log = logging.getLogger(__name__)
+# Named for the package (the module's name before it became one): log lines are unchanged.
+log = logging.getLogger("edge_mining.devices.voltronic")
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """An emulated SolarEdge inverter: SunSpec over Modbus TCP, served by pymodbus's own server.
 
 The register map is what a SolarEdge with a grid meter and a StorEdge battery serves (see
-``edge_mining.devices.sunspec`` for the layout), filled from a shared
+``edge_mining.devices.solaredge.sunspec`` for the layout), filled from a shared
 :class:`~edge_mining.sim.plant.Plant`: every read request steps the plant to the clock's now
 and rewrites the registers, so the real pymodbus client sees a live plant.
 
@@ -43,8 +43,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from edge_mining.clock import Clock, ScaledClock, WallClock
 from edge_mining.config import PlantConfig
-from edge_mining.devices import sunspec
-from edge_mining.devices.sunspec import (
+from edge_mining.devices.solaredge import sunspec
+from edge_mining.devices.solaredge.sunspec import (
     BatteryOffset,
     BatteryStatus,
     CommonOffset,

@@ -59,7 +59,8 @@ from edge_mining.devices.miner_state import Observation, TransitionTracker
 from edge_mining.devices.redact import add_secret
 from edge_mining.model import MinerState, MinerStatus
 
-log = logging.getLogger(__name__)
+# Named for the package (the module's name before it became one): log lines are unchanged.
+log = logging.getLogger("edge_mining.devices.braiins")
 
 Backend = Literal["boser", "bosminer", "pyasic"]
 T = TypeVar("T")

@@ -36,7 +36,7 @@ import sys
 from typing import Any
 
 from edge_mining.config import MinerConfig
-from edge_mining.devices.braiins import BraiinsMiner
+from edge_mining.devices.braiins.driver import BraiinsMiner
 from edge_mining.model import MinerStatus
 
 PASSWORD_ENV = "EDGE_MINING_MINER_PASSWORD"

@@ -20,10 +20,15 @@ import asyncssh
 from grpclib.server import Server
 
 from edge_mining.clock import Clock, ScaledClock, WallClock
+from edge_mining.devices.braiins.emulator import cgminer_api, grpc_api, ssh, web
+from edge_mining.devices.braiins.emulator.machine import (
+    Credentials,
+    Faults,
+    MinerMachine,
+    find_model,
+)
 from edge_mining.devices.emulation.server import LOOPBACK, PowerCallback, loopback_hosts
 from edge_mining.devices.emulation.server import EmulatorFleet as SharedFleet
-from edge_mining.sim.braiins import cgminer_api, grpc_api, ssh, web
-from edge_mining.sim.braiins.machine import Credentials, Faults, MinerMachine, find_model
 
 log = logging.getLogger(__name__)
 

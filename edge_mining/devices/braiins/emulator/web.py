@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from edge_mining.sim.braiins.server import EmulatedMiner
+    from edge_mining.devices.braiins.emulator.server import EmulatedMiner
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from edge_mining.sim.braiins.machine import DANGEROUS_TEMP_C, HOT_TEMP_C, POOL_URL, TARGET_TEMP_C
+from edge_mining.devices.braiins.emulator.machine import (
+    DANGEROUS_TEMP_C,
+    HOT_TEMP_C,
+    POOL_URL,
+    TARGET_TEMP_C,
+)
 
 if TYPE_CHECKING:
-    from edge_mining.sim.braiins.server import EmulatedMiner
+    from edge_mining.devices.braiins.emulator.server import EmulatedMiner
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,8 @@ from grpclib.server import Server, Stream
 from pyasic.web.braiins_os.proto.braiins import bos
 from pyasic.web.braiins_os.proto.braiins.bos import v1
 
-from edge_mining.devices import braiins_api as api
-from edge_mining.devices.braiins_profile import (
-    PROFILE_PATH,
-    GetMinerEfficiencyProfileRequest,
-    GetMinerEfficiencyProfileResponse,
-    MinerEfficiencyPoint,
-)
-from edge_mining.sim.braiins.machine import (
+from edge_mining.devices.braiins import api
+from edge_mining.devices.braiins.emulator.machine import (
     DANGEROUS_TEMP_C,
     HOT_TEMP_C,
     POOL_URL,
@@ -40,9 +34,15 @@ from edge_mining.sim.braiins.machine import (
     HashboardRefused,
     TargetRefused,
 )
+from edge_mining.devices.braiins.profile import (
+    PROFILE_PATH,
+    GetMinerEfficiencyProfileRequest,
+    GetMinerEfficiencyProfileResponse,
+    MinerEfficiencyPoint,
+)
 
 if TYPE_CHECKING:
-    from edge_mining.sim.braiins.server import EmulatedMiner
+    from edge_mining.devices.braiins.emulator.server import EmulatedMiner
 
 LOGIN_PATH = "/braiins.bos.v1.AuthenticationService/Login"
 PUBLIC_PATHS = frozenset({LOGIN_PATH, "/braiins.bos.ApiVersionService/GetApiVersion"})

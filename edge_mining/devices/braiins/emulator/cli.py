@@ -1,7 +1,8 @@
 """``edge-mining emulate miner``: BraiinsOS miners on loopback until SIGTERM.
 
 Prints one ``MINER <host>`` line per miner once all of them listen, then serves. The package
-:mod:`edge_mining.sim.braiins` holds the emulator itself; this module is its command line.
+:mod:`edge_mining.devices.braiins.emulator` holds the emulator itself; this module is its
+command line.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ import resource
 import signal
 import sys
 
-from edge_mining.sim.braiins import EmulatedMiner, EmulatorFleet, Faults, find_model, loopback_hosts
+from edge_mining.devices.braiins.emulator import (
+    EmulatedMiner,
+    EmulatorFleet,
+    Faults,
+    find_model,
+    loopback_hosts,
+)
 
 __all__ = ["EmulatedMiner", "EmulatorFleet", "Faults", "main", "raise_fd_limit"]
 

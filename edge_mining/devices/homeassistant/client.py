@@ -43,7 +43,8 @@ from edge_mining.devices.payload import iso_epoch
 from edge_mining.devices.redact import add_secret, one_line
 from edge_mining.model import EnergyReading, Forecast
 
-log = logging.getLogger(__name__)
+# Named for the package (the module's name before it became one): log lines are unchanged.
+log = logging.getLogger("edge_mining.devices.homeassistant")
 
 SUPERVISOR_API = "http://supervisor/core/api"
 # States Home Assistant uses for "no value" (the entity exists but its device does not answer).

@@ -29,9 +29,9 @@ from pymodbus.exceptions import ModbusException
 
 from edge_mining.clock import Clock
 from edge_mining.config import SolarEdgeSourceConfig
-from edge_mining.devices import sunspec
 from edge_mining.devices.base import DeviceError, DeviceUnavailable
-from edge_mining.devices.sunspec import (
+from edge_mining.devices.solaredge import sunspec
+from edge_mining.devices.solaredge.sunspec import (
     BatteryBlock,
     BatteryIdentity,
     BatteryStatus,
@@ -44,7 +44,8 @@ from edge_mining.devices.sunspec import (
 )
 from edge_mining.model import EnergyReading
 
-log = logging.getLogger(__name__)
+# Named for the package (the module's name before it became one): log lines are unchanged.
+log = logging.getLogger("edge_mining.devices.solaredge")
 # pymodbus logs every timeout at ERROR with a hex dump of the last frames; this driver reports
 # the same failure once, as a DeviceError. Quiet it unless someone configured it on purpose.
 _pymodbus_log = logging.getLogger("pymodbus")

@@ -16,7 +16,7 @@ from typing import Any
 
 from edge_mining.config import SolarEdgeSourceConfig
 from edge_mining.devices.base import DeviceError
-from edge_mining.devices.solaredge import SolarEdgeData, SolarEdgeSource, to_reading
+from edge_mining.devices.solaredge.source import SolarEdgeData, SolarEdgeSource, to_reading
 from edge_mining.model import EnergyReading
 
 DEFAULT_PORT = 1502

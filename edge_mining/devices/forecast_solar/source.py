@@ -42,7 +42,8 @@ from edge_mining.devices.payload import iso_epoch
 from edge_mining.devices.redact import redact_in_http_logs
 from edge_mining.model import Forecast
 
-log = logging.getLogger(__name__)
+# Named for the package (the module's name before it became one): log lines are unchanged.
+log = logging.getLogger("edge_mining.devices.forecast_solar")
 
 API_URL = "https://api.forecast.solar"
 # Hours of power forecast handed to the controller (limited by what the answer covers).

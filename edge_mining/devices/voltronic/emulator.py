@@ -42,7 +42,7 @@ from pathlib import Path
 
 from edge_mining.clock import Clock, ScaledClock, WallClock
 from edge_mining.config import PlantConfig
-from edge_mining.devices import pi30
+from edge_mining.devices.voltronic import pi30
 from edge_mining.sim.plant import Plant, PlantState
 
 log = logging.getLogger(__name__)

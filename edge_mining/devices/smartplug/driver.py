@@ -25,16 +25,17 @@ from edge_mining.clock import Clock, WallClock
 from edge_mining.config import MinerConfig, SiteConfig
 from edge_mining.devices.base import CommandRejected, DeviceError, DeviceUnavailable
 from edge_mining.devices.failures import FailureReporter
-from edge_mining.devices.homeassistant import (
+from edge_mining.devices.homeassistant.client import (
     POWER_UNITS,
     HomeAssistantClient,
     failure_kind,
 )
-from edge_mining.devices.mqtt_topics import TopicWatcher
+from edge_mining.devices.mqtt.topics import TopicWatcher
 from edge_mining.devices.payload import PayloadError, extract_number, extract_value
 from edge_mining.model import MinerState, MinerStatus
 
-log = logging.getLogger(__name__)
+# Named for the package (the module's name before it became one): log lines are unchanged.
+log = logging.getLogger("edge_mining.devices.smartplug")
 
 # A draw read over MQTT older than this is not trusted (plugs report every 10-60 s).
 POWER_MAX_AGE_S = 180.0

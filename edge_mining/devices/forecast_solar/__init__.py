@@ -1,0 +1,1 @@
+"""Forecast.Solar's public API as the site's solar forecast (``source``)."""

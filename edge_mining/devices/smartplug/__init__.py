@@ -1,0 +1,1 @@
+"""A miner behind a smart plug, switched through Home Assistant or MQTT (``driver``)."""
