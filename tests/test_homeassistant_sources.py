@@ -20,11 +20,9 @@ from edge_mining.devices.base import (
     EnergySource,
     ForecastSource,
 )
-from edge_mining.devices.homeassistant.client import (
-    EntityNotFound,
-    HomeAssistantEnergySource,
-    HomeAssistantForecastSource,
-)
+from edge_mining.devices.homeassistant.client import EntityNotFound
+from edge_mining.devices.homeassistant.forecast import HomeAssistantForecastSource
+from edge_mining.devices.homeassistant.source import HomeAssistantEnergySource
 from tests.ha_server import running_home_assistant
 from tests.loopback_http import Reply
 

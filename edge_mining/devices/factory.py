@@ -99,7 +99,7 @@ def build_energy_source(
             return _construct(cls, "energy_source", source, clock=clock)
         case "homeassistant":
             cls = _load(
-                "edge_mining.devices.homeassistant.client:HomeAssistantEnergySource",
+                "edge_mining.devices.homeassistant.source:HomeAssistantEnergySource",
                 "energy_source.type",
             )
             return _construct(cls, "energy_source", source, site.homeassistant, clock=clock)
@@ -156,7 +156,7 @@ def build_forecast(site: SiteConfig) -> ForecastSource | None:
             return _construct(cls, "forecast", forecast)
         case "homeassistant":
             cls = _load(
-                "edge_mining.devices.homeassistant.client:HomeAssistantForecastSource",
+                "edge_mining.devices.homeassistant.forecast:HomeAssistantForecastSource",
                 "forecast.type",
             )
             return _construct(cls, "forecast", forecast, site.homeassistant)

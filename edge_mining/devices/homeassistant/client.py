@@ -5,15 +5,10 @@ add-on a token in ``SUPERVISOR_TOKEN``; standalone, the user gives Home Assistan
 long-lived access token. Endpoints used: ``GET /api/states/<entity_id>`` and
 ``POST /api/services/<domain>/<service>``.
 
-Built on the client:
-- :class:`HomeAssistantEnergySource`: PV, load, battery SoC, battery power and grid power from
-  any entities (so any inverter Home Assistant knows can drive Edge Mining), converted from
-  the entity's ``unit_of_measurement`` and sign-flipped where configured;
-- :class:`HomeAssistantForecastSource`: tomorrow's and today's remaining energy from the
-  Forecast.Solar or Solcast integrations' sensors (plus Solcast's hourly detail when present).
-
-A failing entity is reported once per kind of failure and the reading goes on without it;
-only when nothing can be read does ``read()`` raise, and the caller falls back to defaults.
+Built on the client (each in its module): the energy source (``source``), the forecast source
+(``forecast``), smart plugs (``devices.smartplug``) and room thermometers
+(``devices.temperature``). A failing entity is reported once per kind of failure by
+:class:`EntityReader` and the reading goes on without it.
 """
 
 from __future__ import annotations
@@ -30,18 +25,13 @@ from typing import Any
 import httpx
 
 from edge_mining import __version__
-from edge_mining.clock import Clock, WallClock
 from edge_mining.config import (
-    EntityQuantity,
-    ForecastConfig,
     HomeAssistantConfig,
-    HomeAssistantSourceConfig,
 )
 from edge_mining.devices.base import DeviceAuthError, DeviceError, DeviceUnavailable
 from edge_mining.devices.failures import FailureReporter
 from edge_mining.devices.payload import iso_epoch
 from edge_mining.devices.redact import add_secret, one_line
-from edge_mining.model import EnergyReading, Forecast
 
 # Named for the package (the module's name before it became one): log lines are unchanged.
 log = logging.getLogger("edge_mining.devices.homeassistant")
@@ -234,7 +224,7 @@ class HomeAssistantClient:
         await self._client.aclose()
 
 
-class _EntityReader:
+class EntityReader:
     """Reads a set of entities concurrently; reports failures once per kind (per entity)."""
 
     def __init__(self, client: HomeAssistantClient, reporter: FailureReporter) -> None:
@@ -269,164 +259,3 @@ class _EntityReader:
         for kind in self.failures.failing:
             if kind.endswith(f" {entity_id}"):
                 self.failures.recovered(kind)
-
-
-# -------------------------------------------------------------------------- energy source
-
-_QUANTITIES: tuple[tuple[str, Mapping[str | None, float], str], ...] = (
-    ("pv_power", POWER_UNITS, "power"),
-    ("load_power", POWER_UNITS, "power"),
-    ("battery_soc", PERCENT_UNITS, "percentage"),
-    ("battery_power", POWER_UNITS, "power"),
-    ("grid_power", POWER_UNITS, "power"),
-)
-_READING_FIELD = {
-    "pv_power": "pv_power_w",
-    "load_power": "load_power_w",
-    "battery_soc": "battery_soc_pct",
-    "battery_power": "battery_power_w",
-    "grid_power": "grid_power_w",
-}
-
-
-class HomeAssistantEnergySource:
-    """EnergySource from Home Assistant entities (``energy_source.type: homeassistant``).
-
-    Signs follow our conventions (battery > 0 charging, grid > 0 importing); an entity with
-    the opposite convention is configured with ``invert: true``.
-    """
-
-    def __init__(
-        self,
-        config: HomeAssistantSourceConfig,
-        ha: HomeAssistantConfig,
-        *,
-        client: HomeAssistantClient | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        self.name = "homeassistant"
-        self._quantities: dict[str, tuple[EntityQuantity, Mapping[str | None, float], str]] = {}
-        for name, units, what in _QUANTITIES:
-            quantity = getattr(config, name)
-            if quantity is not None:
-                self._quantities[name] = (quantity, units, what)
-        if not self._quantities:
-            raise ValueError("the homeassistant energy source names no entity")
-        self._clock = clock or WallClock()
-        # A client passed in is shared (and closed by its owner); our own we close.
-        self._owns_client = client is None
-        self.client = client or HomeAssistantClient(ha)
-        self.failures = FailureReporter("Home Assistant energy source", log)
-        self._reader = _EntityReader(self.client, self.failures)
-
-    async def read(self) -> EnergyReading:
-        entity_ids = [q.entity_id for q, _, _ in self._quantities.values()]
-        states = await self._reader.states(sorted(set(entity_ids)))
-        values: dict[str, float] = {}
-        first_error: DeviceError | None = None
-        for name, (quantity, units, what) in self._quantities.items():
-            state = states[quantity.entity_id]
-            try:
-                if isinstance(state, DeviceError):
-                    raise state
-                value = state.converted(units, what)
-            except DeviceError as error:
-                self._reader.failed(quantity.entity_id, error)
-                first_error = first_error or error
-                continue
-            self._reader.succeeded(quantity.entity_id)
-            values[_READING_FIELD[name]] = -value if quantity.invert else value
-        if not values:
-            assert first_error is not None
-            raise first_error
-        return EnergyReading(timestamp=self._clock.now(), **values)
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self.client.close()
-
-
-# ------------------------------------------------------------------------ forecast source
-
-
-def solcast_hourly(state: EntityState, now: float) -> list[tuple[float, float]]:
-    """Solcast's ``detailedHourly`` attribute as (hour start, W), from the current hour on."""
-    detail = state.attributes.get("detailedHourly", state.attributes.get("detailed_hourly"))
-    hours: list[tuple[float, float]] = []
-    if not isinstance(detail, list):
-        return hours
-    for item in detail:
-        if not isinstance(item, Mapping):
-            continue
-        start = iso_epoch(item.get("period_start"))
-        kw = item.get("pv_estimate")
-        if start is None or not isinstance(kw, int | float) or start + 3600 <= now:
-            continue
-        hours.append((start, float(kw) * 1000.0))
-    return hours
-
-
-class HomeAssistantForecastSource:
-    """ForecastSource from the Forecast.Solar or Solcast integrations' energy sensors.
-
-    ``tomorrow_entity`` (e.g. ``sensor.energy_production_tomorrow`` or
-    ``sensor.solcast_pv_forecast_forecast_tomorrow``) is required,
-    ``today_remaining_entity`` (``sensor.energy_production_today_remaining``,
-    ``sensor.solcast_pv_forecast_forecast_remaining_today``) optional. Both integrations
-    report kWh; a sensor without a unit is taken as kWh.
-    """
-
-    def __init__(
-        self,
-        config: ForecastConfig,
-        ha: HomeAssistantConfig,
-        *,
-        client: HomeAssistantClient | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        if not config.tomorrow_entity:
-            raise ValueError("a homeassistant forecast needs tomorrow_entity")
-        self.name = "homeassistant forecast"
-        self._tomorrow = config.tomorrow_entity
-        self._today = config.today_remaining_entity
-        self._clock = clock or WallClock()
-        # A client passed in is shared (and closed by its owner); our own we close.
-        self._owns_client = client is None
-        self.client = client or HomeAssistantClient(ha)
-        self.failures = FailureReporter("Home Assistant forecast", log)
-        self._reader = _EntityReader(self.client, self.failures)
-
-    def _energy(self, entity_id: str, state: EntityState | DeviceError) -> float | None:
-        try:
-            if isinstance(state, DeviceError):
-                raise state
-            value = state.converted({None: 1000.0, **ENERGY_UNITS}, "energy")
-        except DeviceError as error:
-            self._reader.failed(entity_id, error)
-            return None
-        self._reader.succeeded(entity_id)
-        return value
-
-    async def read(self) -> Forecast:
-        now = self._clock.now()
-        wanted = ([self._today] if self._today else []) + [self._tomorrow]
-        states = await self._reader.states(wanted)
-        tomorrow = self._energy(self._tomorrow, states[self._tomorrow])
-        today = self._energy(self._today, states[self._today]) if self._today else None
-        if tomorrow is None and today is None:
-            raise next(r for r in states.values() if isinstance(r, DeviceError))
-        merged: dict[float, float] = {}
-        for result in states.values():  # today's sensor first, tomorrow's continues it
-            if isinstance(result, EntityState):
-                for start, watts in solcast_hourly(result, now):
-                    merged.setdefault(start, watts)
-        return Forecast(
-            timestamp=now,
-            today_remaining_wh=today,
-            tomorrow_wh=tomorrow,
-            next_hours_w=tuple(sorted(merged.items())),
-        )
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self.client.close()
