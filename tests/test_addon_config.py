@@ -171,7 +171,7 @@ def test_the_keys_this_add_on_needs() -> None:
     assert all(re.fullmatch(r"(mqtt|mysql):(provide|want|need)", s) for s in CONFIG["services"])
     # homeassistant_api only because the Home Assistant energy source and forecast use it.
     assert CONFIG.get("homeassistant_api") is True
-    ha_source = (ROOT / "edge_mining" / "devices" / "homeassistant.py").read_text()
+    ha_source = (ROOT / "edge_mining" / "devices" / "homeassistant" / "client.py").read_text()
     assert "http://supervisor/core/api" in ha_source
 
 
