@@ -8,11 +8,11 @@ import logging
 import pytest
 from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 
-from edge_mining.devices.braiins import BraiinsMiner
-from edge_mining.devices.braiins_api import boards_for, dps_scaled_limit
+from edge_mining.devices.braiins.api import boards_for, dps_scaled_limit
+from edge_mining.devices.braiins.driver import BraiinsMiner
+from edge_mining.devices.braiins.emulator import EmulatedMiner
+from edge_mining.devices.braiins.emulator.machine import DpsSettings
 from edge_mining.model import MinerStatus
-from edge_mining.sim.braiins import EmulatedMiner
-from edge_mining.sim.braiins.machine import DpsSettings
 
 
 def test_boards_for_a_target() -> None:

@@ -8,7 +8,7 @@ Backends, chosen by what pyasic detects:
   re-targets while mining continues; pyasic's own ``set_power_limit`` force-applies, which
   restarts bosminer, so it is not used), clamped to the constraints the miner publishes and
   confirmed by reading the active performance mode back. Beyond pyasic
-  (:mod:`~edge_mining.devices.braiins_api`): quick ramping (API 1.7) set at detection when
+  (:mod:`~edge_mining.devices.braiins.api`): quick ramping (API 1.7) set at detection when
   configured; below the power-target floor, fewer hashboards (``hashboard_shedding``);
   Dynamic Performance Scaling read from ``tunerstatus`` and never fought (no target above the
   limit DPS holds, which would restart its scaling), shown in the miner's errors.
@@ -49,7 +49,7 @@ from edge_mining.devices.base import (
     DeviceError,
     DeviceUnavailable,
 )
-from edge_mining.devices.braiins_api import (
+from edge_mining.devices.braiins.api import (
     boards_for,
     dps_scaled_limit,
     read_quick_ramping,
