@@ -402,7 +402,9 @@ async def _run(
     from edge_mining.service import serve
 
     plant = build_plant(site, clock.now()) if needs_plant(site) else None
-    async with AsyncExitStack() as stack:
+    # Two stacks: the embedded broker (``broker_stack``) is stopped last, after the bridge's
+    # final publish and after the emulators.
+    async with AsyncExitStack() as broker_stack, AsyncExitStack() as stack:
         try:
             if args.inverter == "emulated":
                 site = await setup_emulated_inverter(args, site, plant, clock, stack)
@@ -411,7 +413,7 @@ async def _run(
             if args.miners == "emulated":
                 site = await setup_emulated_miners(args, site, plant, clock, stack)
             if args.mqtt:
-                site = await setup_mqtt(args, site, stack)
+                site = await setup_mqtt(args, site, broker_stack)
             if getattr(args, "web", None):
                 site = setup_web(args, site)
         except DemoOptionUnavailable as error:

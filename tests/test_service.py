@@ -288,16 +288,18 @@ async def test_manual_command_reaches_the_miner(tmp_path):
     clock = ManualClock(JUNE_21 + 2 * 3600)  # night: auto would never start it
     daemon = make_daemon(fast_site(tmp_path), clock)
     stop = asyncio.Event()
+    seen: list[SiteState] = []
 
     def command_then_watch(state: SiteState) -> None:
         if daemon.ticks == 2:
             daemon.command_miner("m3k", running=True, power_w=1500)
+        seen.append(state)
         if mining(state) and state.miners["m3k"].power_target_w == 1500 or daemon.ticks > 500:
             stop.set()
 
     daemon.add_listener(command_then_watch)
     await asyncio.wait_for(daemon.run(stop), timeout=30)
-    state = daemon.state
+    state = seen[-1]  # the last tick's (daemon.state is the shutdown's now)
     assert state.miners["m3k"].status is MinerStatus.MINING
     assert state.miners["m3k"].power_target_w == 1500
     assert "manual" in state.decision.miner_reasons["m3k"]

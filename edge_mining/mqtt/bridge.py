@@ -28,7 +28,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "mqtt_discovery.json"
 COMMAND_QUEUE_SIZE = 256
+# How long the last state and ``offline`` may take at a clean stop.
+FINAL_PUBLISH_TIMEOUT_S = 3.0
 
 
 class DaemonPort(Protocol):
@@ -122,6 +124,8 @@ class MqttBridge:
             COMMAND_QUEUE_SIZE
         )
         self._birth_task: asyncio.Task[None] | None = None
+        # Short-lived tasks of the current session (birth republish, stale removal).
+        self._helpers: set[asyncio.Task[None]] = set()
         # Hooks for the benchmark: called after a command was applied (or rejected).
         self.on_command_done: Callable[[Request | None, float], None] | None = None
 
@@ -138,31 +142,56 @@ class MqttBridge:
     # ------------------------------------------------------------------- lifecycle
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish and obey until ``stop`` is set; reconnects on its own."""
+        """Publish and obey until ``stop`` is set; reconnects on its own.
+
+        A connection error (``aiomqtt.MqttError``) means reconnecting with backoff; anything
+        else is a bug and ends ``run`` with that exception (the daemon then stops: a dead
+        bridge must not go unnoticed). Once ``stop`` is set nothing is retried: a connection
+        attempt still under way is abandoned (the broker's will already says ``offline``)."""
         self.daemon.add_listener(self.on_state)
         low, high = self.backoff_s
         delay = low
         while not stop.is_set():
             try:
-                async with make_client(self.config, self.topics, self.client_id) as client:
-                    delay = low
-                    await self._session(client, stop)
-                    return
+                await self._connection(stop)
+                return
             except aiomqtt.MqttError as error:
                 self._client = None
                 self.connected.clear()
-                log.warning(
-                    "MQTT broker %s:%s: %s; reconnecting in %.1f s",
-                    self.config.host,
-                    self.config.port,
-                    error,
-                    delay,
-                )
+                where = f"{self.config.host}:{self.config.port}"
+                if stop.is_set():
+                    log.info("MQTT broker %s: %s; stopped without a final publish", where, error)
+                    return
+                log.warning("MQTT broker %s: %s; reconnecting in %.1f s", where, error, delay)
             try:
                 await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
             except TimeoutError:
                 pass
             delay = min(high, delay * 2)
+
+    async def _connection(self, stop: asyncio.Event) -> None:
+        """One connection, from CONNECT to a clean stop or a connection error; abandoned if
+        ``stop`` comes while still connecting (nothing was published yet)."""
+        attempt = asyncio.create_task(self._connect_and_serve(stop), name="mqtt-connection")
+        stopped = asyncio.create_task(stop.wait(), name="mqtt-stop-while-connecting")
+        try:
+            await asyncio.wait({attempt, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not attempt.done() and self._client is None:
+                attempt.cancel()
+            await asyncio.wait({attempt})
+        finally:
+            stopped.cancel()
+            if not attempt.done():
+                attempt.cancel()
+            await asyncio.gather(attempt, stopped, return_exceptions=True)
+        if not attempt.cancelled() and attempt.exception() is not None:
+            raise attempt.exception()  # type: ignore[misc]
+        if attempt.cancelled():
+            log.info("MQTT: stopped while connecting to %s:%s", self.config.host, self.config.port)
+
+    async def _connect_and_serve(self, stop: asyncio.Event) -> None:
+        async with make_client(self.config, self.topics, self.client_id) as client:
+            await self._session(client, stop)
 
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         self._client = client
@@ -188,21 +217,44 @@ class MqttBridge:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in [*tasks, self._birth_task]:
-                if task is not None and not task.done():
+            helpers = [*tasks, *self._helpers]
+            for task in helpers:
+                if not task.done():
                     task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*helpers, return_exceptions=True)
+            self._helpers.clear()
             self._birth_task = None
             self.connected.clear()
         for task in done:
-            if task.get_name() != "mqtt-stop" and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            error = None if task.cancelled() else task.exception()
+            if error is None:
+                continue
+            if not isinstance(error, aiomqtt.MqttError):
+                # A bug: say ``offline`` while we still can (a clean disconnect does not fire
+                # the will), then let it end the bridge.
+                await self._final_publish(offline_only=True)
+            raise error
         # Clean stop: the final state (the miners' shutdown state), then ``offline`` ourselves,
         # because the will does not fire on a clean disconnect.
-        await self._publish_states(self._current())
-        await self._publish(self.topics.availability, OFFLINE, qos=1, retain=True)
+        if await self._final_publish():
+            log.info("MQTT disconnected cleanly (published %s)", OFFLINE)
         self._client = None
-        log.info("MQTT disconnected cleanly (published %s)", OFFLINE)
+
+    async def _final_publish(self, *, offline_only: bool = False) -> bool:
+        """The last state and ``offline``, bounded in time (a broker that died under us must
+        not hold the shutdown). True if the broker took it."""
+        try:
+            async with asyncio.timeout(FINAL_PUBLISH_TIMEOUT_S):
+                if not offline_only:
+                    await self._publish_states(self._current())
+                await self._publish(self.topics.availability, OFFLINE, qos=1, retain=True)
+        except (TimeoutError, aiomqtt.MqttError) as error:
+            log.warning(
+                "MQTT: final state not published (%s); the broker's will reports offline",
+                _one_line(error) if str(error) else "no answer",
+            )
+            return False
+        return True
 
     # ------------------------------------------------------------------- publishing
 
@@ -284,7 +336,7 @@ class MqttBridge:
     def _remove_stale(self, announced: set[str]) -> None:
         stale = announced - set(self._announced)
         if stale:
-            asyncio.get_running_loop().create_task(self._remove(stale))
+            self._helper(self._remove(stale), "mqtt-remove-stale")
 
     async def _remove(self, stale: set[str]) -> None:
         for topic in sorted(stale):
@@ -328,7 +380,23 @@ class MqttBridge:
     def _schedule_birth_republish(self) -> None:
         if self._birth_task is not None and not self._birth_task.done():
             self._birth_task.cancel()
-        self._birth_task = asyncio.get_running_loop().create_task(self._birth_republish())
+        self._birth_task = self._helper(self._birth_republish(), "mqtt-birth-republish")
+
+    def _helper(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A short task owned by the session: cancelled with it; a failure other than the
+        connection's (which the reader reports) is logged, never lost."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._helpers.add(task)
+        task.add_done_callback(self._helper_done)
+        return task
+
+    def _helper_done(self, task: asyncio.Task[None]) -> None:
+        self._helpers.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, aiomqtt.MqttError):
+            log.error("MQTT %s failed", task.get_name(), exc_info=error)
 
     async def _birth_republish(self) -> None:
         await asyncio.sleep(random.uniform(*self.birth_delay_s))

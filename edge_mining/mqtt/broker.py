@@ -80,6 +80,11 @@ class EmbeddedBroker:
         return self._process is not None and self._process.poll() is None
 
     @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (tests freeze it with SIGSTOP)."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def log_path(self) -> Path | None:
         return Path(self._dir.name) / "mosquitto.log" if self._dir else None
 
@@ -138,6 +143,10 @@ class EmbeddedBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                # Its own session: Ctrl-C in a terminal signals the whole foreground process
+                # group, and a broker that died with the demo left the bridge's final publish
+                # waiting. Whoever started the broker stops it, after the bridge.
+                start_new_session=True,
             )
         finally:
             log.close()

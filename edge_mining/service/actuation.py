@@ -57,9 +57,10 @@ async def leave_for_shutdown(
     *,
     min_power_w: float | None,
     timeout_s: float,
-) -> None:
+) -> bool:
     """Put one miner in the shutdown ``action`` ("pause" or "min_power"; ``min_power_w`` is
-    None for a miner without a power target, which is then left as it is)."""
+    None for a miner without a power target, which is then left as it is). True if the miner
+    acknowledged a command."""
     try:
         async with asyncio.timeout(timeout_s):
             if action == "pause":
@@ -70,7 +71,11 @@ async def leave_for_shutdown(
                 log.info("shutdown: %s set to its minimum power %g W", name, min_power_w)
             else:
                 log.info("shutdown: %s has no power target: left as it is", name)
+                return False
     except (TimeoutError, DeviceError) as error:
         log.warning("shutdown: %s: %s", name, str(error) or "timed out")
+        return False
     except Exception:
         log.exception("shutdown: %s: driver error", name)
+        return False
+    return True

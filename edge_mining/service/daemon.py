@@ -72,6 +72,17 @@ HASHPRICE_POLL_S = 300.0
 CANCEL_RETRY_S = 0.1
 CANCEL_DEADLINE_S = 10.0
 LISTENER_TIMEOUT_S = 5.0
+# The read after the shutdown command: short, the Supervisor does not wait long for a stop.
+SHUTDOWN_READ_TIMEOUT_S = 3.0
+# What the controller's and each miner's "reason" say after a stop, per shutdown_action.
+SHUTDOWN_REASONS = {
+    "pause": ("edge-mining stopped: miners paused", "edge-mining stopped: paused"),
+    "min_power": (
+        "edge-mining stopped: miners at minimum power",
+        "edge-mining stopped: minimum power",
+    ),
+    "leave": ("edge-mining stopped: miners left as they were", "edge-mining stopped"),
+}
 
 
 class RoomTemperatureReader(Protocol):
@@ -290,13 +301,18 @@ class Daemon:
             for task in done:
                 if task is not stop_waiter and not task.cancelled():
                     failure = task.exception() or RuntimeError(f"{task.get_name()} ended")
-                    log.error("task %s ended unexpectedly: %r", task.get_name(), failure)
+                    log.error(
+                        "task %s failed: %r: stopping edge-mining",
+                        task.get_name(),
+                        failure,
+                        exc_info=task.exception(),
+                    )
         finally:
             await self._cancel_tasks()
             await self._shutdown_miners()
             await self._save()
             self.running = False
-            log.info("edge-mining stopped")
+            log.debug("daemon stopped")
         if failure is not None:
             raise RuntimeError(f"daemon task failed: {failure!r}") from failure
 
@@ -375,11 +391,11 @@ class Daemon:
             self._reading_error = None
             self.energy_failures.recovered()
 
-    async def _poll_miner(self, name: str) -> None:
+    async def _poll_miner(self, name: str, timeout_s: float | None = None) -> None:
         driver = self.miners[name]
         failures = self.miner_failures[name]
         try:
-            async with asyncio.timeout(self.device_timeout_s):
+            async with asyncio.timeout(timeout_s or self.device_timeout_s):
                 state = await driver.read()
         except (TimeoutError, DeviceError) as error:
             failures.report(type(error).__name__, str(error) or "read timed out")
@@ -562,21 +578,35 @@ class Daemon:
     # ---------------------------------------------------------------------------- shutdown
 
     async def _shutdown_miners(self) -> None:
+        """Apply ``shutdown_action``, then read every miner once more, so that the last state
+        published (and retained by the broker) is the shutdown's, not the last tick's."""
         action = self.control.shutdown_action
         if action == "leave":
             log.info("shutdown: miners left as they are")
-            return
-        await asyncio.gather(
-            *(
-                leave_for_shutdown(
-                    name,
-                    driver,
-                    action,
-                    min_power_w=(
-                        self.miner_limits(name)[0] if self.site.miner(name).power_target else None
-                    ),
-                    timeout_s=self.command_timeout_s,
-                )
-                for name, driver in self.miners.items()
+        await asyncio.gather(*(self._shutdown_miner(name, action) for name in self.miners))
+        if self._decision is not None:
+            site_reason, miner_reason = SHUTDOWN_REASONS[action]
+            self._decision = dataclasses.replace(
+                self._decision,
+                reason=site_reason,
+                miner_reasons=dict.fromkeys(self.miners, miner_reason),
             )
-        )
+
+    async def _shutdown_miner(self, name: str, action: str) -> None:
+        acknowledged = False
+        if action != "leave":
+            acknowledged = await leave_for_shutdown(
+                name,
+                self.miners[name],
+                action,
+                min_power_w=(
+                    self.miner_limits(name)[0] if self.site.miner(name).power_target else None
+                ),
+                timeout_s=self.command_timeout_s,
+            )
+        await self._poll_miner(name, timeout_s=min(self.device_timeout_s, SHUTDOWN_READ_TIMEOUT_S))
+        state = self._miner_states[name]
+        if action == "pause" and acknowledged and state.status.is_running:
+            # The miner took the pause; BraiinsOS reports "mining" until its hashrate has
+            # wound down, which outlasts us. What it does now is stopping.
+            self._miner_states[name] = dataclasses.replace(state, status=MinerStatus.STOPPING)

@@ -18,6 +18,10 @@ from edge_mining.service.daemon import Daemon, RoomTemperatureReader
 
 log = logging.getLogger(__name__)
 
+# The bridge's own final publish is bounded (3 s); this bounds everything else a companion
+# (bridge, web panel) might do once asked to stop.
+COMPANION_STOP_TIMEOUT_S = 10.0
+
 # ------------------------------------------------------------------------------- hooks
 
 
@@ -115,9 +119,32 @@ async def serve(
         hashprice = HashpriceFetcher(site.economics.hashprice_source, clock=clock)
     loop = asyncio.get_running_loop()
     signals: list[signal.Signals] = []
-    bridge_task: asyncio.Task[None] | None = None
-    panel_task: asyncio.Task[None] | None = None
-    bridge_stop = asyncio.Event()
+    companions: dict[str, asyncio.Task[None]] = {}
+    companions_stop = asyncio.Event()
+    failures: list[tuple[str, BaseException]] = []
+
+    def start_companion(what: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        """The MQTT bridge and the web panel run until asked to stop (after the daemon); one
+        that ends earlier stops the whole daemon, so its death cannot go unnoticed while the
+        miners run on with Home Assistant blind."""
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if companions_stop.is_set() or task.cancelled():
+                return
+            error = task.exception() or RuntimeError("it returned before being asked to stop")
+            failures.append((what, error))
+            log.error(
+                "%s failed: %s: stopping edge-mining",
+                what,
+                _describe(error),
+                exc_info=error if task.exception() is not None else None,
+            )
+            stop.set()
+
+        task = asyncio.create_task(coroutine, name=what)
+        task.add_done_callback(ended)
+        companions[what] = task
+
     try:
         daemon = Daemon(
             site,
@@ -136,31 +163,42 @@ async def serve(
                 signals.append(sig)
         bridge = mqtt_bridge_hook(daemon, site)
         if bridge is not None:
-            bridge_task = asyncio.create_task(bridge(bridge_stop), name="mqtt bridge")
+            start_companion("MQTT bridge", bridge(companions_stop))
         panel = web_panel_hook(daemon, site)
         if panel is not None:
-            panel_task = asyncio.create_task(panel(bridge_stop), name="web panel")
+            start_companion("web panel", panel(companions_stop))
         await daemon.run(stop)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        bridge_stop.set()
-        for task, what in ((bridge_task, "MQTT bridge"), (panel_task, "web panel")):
-            if task is None:
+        # After the daemon: the final state the bridge publishes is the shutdown state.
+        companions_stop.set()
+        for what, task in companions.items():
+            if task.done():
                 continue
             try:
-                async with asyncio.timeout(10.0):
+                async with asyncio.timeout(COMPANION_STOP_TIMEOUT_S):
                     await task
             except TimeoutError:
+                log.warning("%s did not stop within %g s", what, COMPANION_STOP_TIMEOUT_S)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
             except Exception:
-                log.exception("%s failed", what)
+                log.exception("%s failed while stopping", what)
         if temperatures is not None:
             await temperatures.close()
         if hashprice is not None:
             await hashprice.close()
         await devices.close()
+        log.info("edge-mining stopped")
+    if failures:
+        what, error = failures[0]
+        raise RuntimeError(f"{what} failed: {_describe(error)}")
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -194,6 +232,6 @@ def run_command(args: argparse.Namespace) -> int:
         print_config_problems(error.problems)
         return EXIT_CONFIG
     except RuntimeError as error:
-        log.error("%s", error)
+        log.error("edge-mining stopped after a failure: %s", error)
         return EXIT_FAILURE
     return EXIT_OK
