@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import threading
+import time
 
+import aiomqtt
 import paho.mqtt.client as paho
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -80,6 +83,14 @@ def test_valid_commands(device, key, payload, expected):
     assert parse(device, key, payload) == expected
 
 
+@pytest.mark.parametrize("payload", ["-0", "-0.0", "+0", "-0e5", "-.0"])
+def test_minus_zero_is_zero(payload):
+    # "stop SoC -0 %" was shown in Home Assistant and the log.
+    request = parse("controller", "stop_soc_pct", payload)
+    assert request == SetControl("stop_soc_pct", 0.0)
+    assert math.copysign(1.0, request.value) == 1.0
+
+
 @pytest.mark.parametrize(
     ("device", "key", "payload", "reason"),
     [
@@ -91,6 +102,13 @@ def test_valid_commands(device, key, payload, expected):
         ("miner/alpha", "power_target", "3001", "outside 1000..3000"),  # configured maximum
         ("miner/alpha", "power_target", "inf", "not a finite number"),
         ("miner/alpha", "power_target", "1,5", "not a number"),
+        ("miner/alpha", "power_target", "１５００", "not a number"),  # full-width digits
+        ("controller", "stop_soc_pct", "１２", "not a number"),
+        ("controller", "stop_soc_pct", "٣٠", "not a number"),  # Arabic-Indic digits
+        ("controller", "start_surplus_w", "1_000", "not a number"),
+        ("controller", "start_surplus_w", "0x10", "not a number"),
+        ("controller", "start_surplus_w", "1e999", "not a finite number"),
+        ("controller", "start_surplus_w", "-Infinity", "not a finite number"),
         ("miner/plug", "power_target", "1350", "unknown command"),  # on/off only
         ("miner/ghost", "mining", "ON", "unknown miner"),
         ("miner/alpha", "mining", "maybe", "not ON or OFF"),
@@ -289,3 +307,108 @@ def test_fuzz_every_command_topic(mosquitto, tmp_path):
         client.disconnect()
         loop.run(context.__aexit__(None, None, None))
         loop.close()
+
+
+# ------------------------------------------------------------------ floods and retained commands
+
+FLOOD = 10_000
+
+
+def _flood_accounting(records: list[logging.LogRecord]) -> tuple[int, int]:
+    """(lines, commands they account for): each line one command, a count line N more."""
+    lines = [r.getMessage() for r in records]
+    counted = 0
+    for line in lines:
+        more = re.search(r": (\d+) more in the last", line)
+        counted += int(more.group(1)) if more else 1
+    return len(lines), counted
+
+
+async def test_a_flood_of_bad_commands_writes_a_few_lines_that_count_every_one(
+    mosquitto, tmp_path, caplog
+):
+    # 10,000 bad commands in a burst once wrote 6,587 WARNING lines in 3 s.
+    base, prefix = unique_namespace("flood")
+    site = site_config(mosquitto, tmp_path, base, prefix)
+    bad = [
+        (f"{base}/miner/alpha/power_target/set", b"5000"),  # out of range
+        (f"{base}/controller/stop_soc_pct/set", "１２".encode()),  # full-width digits
+        (f"{base}/controller/mode/set", b"turbo"),  # no such mode
+        (f"{base}/miner/ghost/mining/set", b"ON"),  # no such miner
+        (f"{base}/miner/beta/mining/set", b"\xff\xfe"),  # not text
+    ]
+    caplog.set_level(logging.INFO, logger="edge_mining")
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    client.connect(mosquitto.host, mosquitto.port)
+    client.loop_start()
+    try:
+        async with running_site(site) as running:
+            bridge = running.bridge
+            start = len(caplog.records)
+            for i in range(FLOOD):
+                topic, payload = bad[i % len(bad)]
+                client.publish(topic, payload, qos=0)
+            deadline = time.monotonic() + 60
+            while bridge.commands_rejected < FLOOD and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert bridge.commands_rejected == FLOOD and bridge.commands_applied == 0
+            assert not running.daemon_task.done() and bridge.connected.is_set()
+        # Stopping writes the counts of the windows still open.
+        flood_records = [
+            r
+            for r in caplog.records[start:]
+            if r.name == "edge_mining.mqtt.bridge" and r.levelno >= logging.WARNING
+        ]
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    lines, counted = _flood_accounting(flood_records)
+    # Per kind (rejected on each topic, dropped): 3 lines, then one count.
+    assert lines <= 4 * (len(bad) + 1), "\n".join(r.getMessage() for r in flood_records)
+    assert counted == FLOOD, "\n".join(r.getMessage() for r in flood_records)
+    assert all("\n" not in r.getMessage() for r in flood_records)
+
+
+async def test_retained_commands_are_ignored_at_every_connection_and_logged_once(
+    mosquitto, tmp_path, caplog
+):
+    # A retained `mode/set off` forced the mode off at every reconnect and restart.
+    base, prefix = unique_namespace("retained")
+    site = site_config(mosquitto, tmp_path, base, prefix)
+    caplog.set_level(logging.INFO, logger="edge_mining")
+    async with Recorder(mosquitto, f"{base}/#") as rec:
+        await rec.publish(f"{base}/controller/mode/set", "off", retain=True)
+        await rec.publish(f"{base}/miner/alpha/mining/set", "ON", retain=True)
+        try:
+            async with running_site(site) as running:
+                bridge = running.bridge
+                await _until(lambda: bridge.retained_ignored == 2)
+                # A broker takes a session over when another client connects with its id:
+                # the bridge reconnects, subscribes again and is sent the retained ones again.
+                async with aiomqtt.Client(
+                    mosquitto.host, mosquitto.port, identifier=bridge.client_id
+                ):
+                    pass
+                await _until(lambda: bridge.connections == 2 and bridge.retained_ignored == 4)
+                assert running.daemon.mode is Mode.AUTO
+                assert running.daemon.state.manual_miners == frozenset()
+                assert bridge.commands_applied == bridge.commands_rejected == 0
+                ignoring = [r for r in caplog.records if "ignoring the retained" in r.getMessage()]
+                assert sorted(r.getMessage().split()[6] for r in ignoring) == [
+                    f"{base}/controller/mode/set",
+                    f"{base}/miner/alpha/mining/set",
+                ]
+                # Sent now, a command is obeyed even if its sender asked the broker to retain it
+                # (the broker passes it on live with the retain flag cleared).
+                await rec.publish(f"{base}/controller/mode/set", "manual", retain=True)
+                await _until(lambda: running.daemon.mode is Mode.MANUAL)
+        finally:
+            for topic in ("controller/mode/set", "miner/alpha/mining/set"):
+                await rec.publish(f"{base}/{topic}", b"", retain=True)
+
+
+async def _until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)

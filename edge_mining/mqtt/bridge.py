@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import aiomqtt
 
 from edge_mining.config import MqttConfig, SiteConfig
+from edge_mining.log_limit import LogLimiter
 from edge_mining.model import Mode
 from edge_mining.mqtt import state as docs
 from edge_mining.mqtt.apply import apply_request
@@ -112,6 +113,10 @@ class MqttBridge:
         self.published = 0
         self.commands_applied = 0
         self.commands_rejected = 0
+        self.retained_ignored = 0
+        # Commands come from outside at any rate: their log lines are limited per kind.
+        self.command_log = LogLimiter(log)
+        self._retained_seen: set[str] = set()
         self.connected = asyncio.Event()
         self._latest: SiteState | None = None
         self._dirty = asyncio.Event()
@@ -236,6 +241,7 @@ class MqttBridge:
             raise error
         # Clean stop: the final state (the miners' shutdown state), then ``offline`` ourselves,
         # because the will does not fire on a clean disconnect.
+        self.command_log.flush()
         if await self._final_publish():
             log.info("MQTT disconnected cleanly (published %s)", OFFLINE)
         self._client = None
@@ -362,11 +368,32 @@ class MqttBridge:
             parsed = self.topics.parse_command(topic)
             if parsed is None:
                 continue
+            if message.retain:
+                self._ignore_retained(topic)
+                continue
             try:
                 self._commands.put_nowait((*parsed, payload, time.perf_counter()))
             except asyncio.QueueFull:
                 self.commands_rejected += 1
-                log.warning("MQTT command on %s dropped: too many commands queued", topic)
+                self.command_log.log(
+                    logging.WARNING,
+                    "MQTT commands dropped",
+                    "MQTT command on %s dropped: too many commands queued",
+                    topic,
+                )
+
+    def _ignore_retained(self, topic: str) -> None:
+        """A retained command would be applied again at every reconnect and restart (a
+        retained ``mode/set off`` forced the mode off after each restart): never obeyed."""
+        self.retained_ignored += 1
+        if topic in self._retained_seen:
+            return
+        self._retained_seen.add(topic)
+        log.warning(
+            "MQTT: ignoring the retained command on %s (commands are obeyed only as they "
+            "are sent; clear it with an empty retained message)",
+            topic,
+        )
 
     def _on_registry(self, payload: bytes) -> None:
         try:
@@ -428,11 +455,20 @@ class MqttBridge:
         except (CommandError, ValueError) as error:
             self.commands_rejected += 1
             request = None
-            log.warning("MQTT command %s/%s rejected: %s", device, key, _one_line(error))
+            self.command_log.log(
+                logging.WARNING,
+                f"MQTT commands rejected on {device}/{key}",
+                "MQTT command %s/%s rejected: %s",
+                device,
+                key,
+                _one_line(error),
+            )
         except Exception as error:  # a failing device must not take the bridge down
             self.commands_rejected += 1
             request = None
-            log.warning(
+            self.command_log.log(
+                logging.WARNING,
+                f"MQTT commands failed on {device}/{key}",
                 "MQTT command %s/%s failed: %s: %s",
                 device,
                 key,
@@ -441,7 +477,8 @@ class MqttBridge:
             )
         else:
             self.commands_applied += 1
-            log.info("MQTT command %s/%s applied: %s", device, key, request)
+            # The daemon logs what changed; this line is for following the traffic.
+            log.debug("MQTT command %s/%s applied: %s", device, key, request)
         if self.on_command_done is not None:
             self.on_command_done(request, received)
         target = device if docs.is_known_device(self.site, device) else None

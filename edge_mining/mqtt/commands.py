@@ -14,6 +14,7 @@ the daemon may refuse to start one; the refusal is logged and the real state rep
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from edge_mining.mqtt.entities import (
 from edge_mining.mqtt.topics import CONTROLLER, miner_name
 
 MAX_PAYLOAD_BYTES = 64
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 _TRUE = frozenset({"on", "true", "1", "yes"})
 _FALSE = frozenset({"off", "false", "0", "no"})
@@ -97,10 +99,14 @@ def _shown(text: str) -> str:
 
 
 def _number(text: str, low: float, high: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise CommandError(f"{_shown(text)} is not a number") from None
+    # ASCII decimal notation only: float() also takes other scripts' digits ("１２"),
+    # underscores ("1_0") and words ("inf", "nan"), none of which a Home Assistant number
+    # entity sends.
+    if not _DECIMAL.fullmatch(text):
+        if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+            raise CommandError(f"{_shown(text)} is not a finite number")
+        raise CommandError(f"{_shown(text)} is not a number")
+    value = float(text) + 0.0  # -0 is 0 ("stop SoC -0 %" was shown)
     if not math.isfinite(value):
         raise CommandError(f"{_shown(text)} is not a finite number")
     if not low <= value <= high:

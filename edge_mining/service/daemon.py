@@ -37,6 +37,7 @@ from edge_mining.control import Controller
 from edge_mining.counters import CounterIntegrator, CounterStore
 from edge_mining.devices.base import DeviceError, EnergySource, ForecastSource, MinerDriver
 from edge_mining.devices.failures import FailureReporter
+from edge_mining.log_limit import LogLimiter
 from edge_mining.model import (
     Command,
     Decision,
@@ -170,6 +171,8 @@ class Daemon:
         self._tick_wake = asyncio.Event()
         self._miner_wake = {name: asyncio.Event() for name in self.miners}
         self._last_save = time.monotonic()
+        # Users' commands may come in floods (an automation gone wrong): limited per kind.
+        self.command_log = LogLimiter(log)
         self.ticks = 0
         self.running = False
 
@@ -227,7 +230,7 @@ class Daemon:
     def set_mode(self, mode: Mode | str) -> Mode:
         new = parse_mode(mode)
         self.controller.set_mode(new)
-        log.info("mode set to %s", new.value)
+        self.command_log.log(logging.INFO, "mode changes", "mode set to %s", new.value)
         self._wake()
         return new
 
@@ -244,20 +247,32 @@ class Daemon:
             self.site.miner(name), self.miner_limits(name), running=running, power_w=power_w
         )
         self.controller.manual(name, running=running, power_w=power_w)
-        log.info("manual command for %s: running=%s power_w=%s", name, running, power_w)
+        self.command_log.log(
+            logging.INFO,
+            f"manual commands for {name}",
+            "manual command for %s: running=%s power_w=%s",
+            name,
+            running,
+            power_w,
+        )
         self._wake()
 
     def release_miner(self, name: str) -> None:
         name = check_miner_name(name, self.miners)
         self.controller.release(name)
-        log.info("miner %s released to the controller", name)
+        self.command_log.log(
+            logging.INFO,
+            f"manual commands for {name}",
+            "miner %s released to the controller",
+            name,
+        )
         self._wake()
 
     def update_control(self, **changes: Any) -> ControlConfig:
         """Change control settings at run time; validated exactly like the configuration."""
         check_control_changes(self.control, changes)
         self.controller.update_control(**changes)
-        log.info("control updated: %s", changes)
+        self.command_log.log(logging.INFO, "control changes", "control updated: %s", changes)
         self._wake()
         return self.control
 
