@@ -583,6 +583,9 @@ class SiteConfig(_Section):
     homeassistant: HomeAssistantConfig = HomeAssistantConfig()
     web: WebConfig = WebConfig()
     state_dir: Path = Path("./state")
+    # How often the counters are saved; Home Assistant sees them as saved (a crash never makes
+    # them go back). Lower: less lag; higher: fewer writes (an SD card).
+    state_save_interval_s: float = Field(60.0, ge=1, le=3600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("miners")

@@ -5,6 +5,8 @@ DOCS.md's "What happens when..." table."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -256,3 +258,149 @@ async def test_ctrl_c_on_the_demo_with_an_embedded_broker_stops_at_once(attempt)
     assert "reconnecting" not in demo.output
     assert any(line.startswith("demo ended after") for line in demo.lines), demo.output
     assert not _port_open(host, int(port)), "the embedded broker outlived the demo"
+
+
+# ------------------------------------------------------------------ kill -9 and the counters
+
+ENERGY_COUNTERS = (
+    "pv_energy",
+    "load_energy",
+    "battery_charge_energy",
+    "battery_discharge_energy",
+    "grid_import_energy",
+    "grid_export_energy",
+)
+CONTROLLER_COUNTERS = ("mined_energy_total", "earnings", "heat_delivered")
+
+
+async def test_counters_never_go_back_across_kill_9(mosquitto, tmp_path):
+    # Home Assistant reads them as total_increasing: a lower value starts a new meter cycle.
+    # They used to be published live and saved every 30 s: kill -9 lost what HA had seen.
+    state_dir = tmp_path / "state"
+    site, base = run_site(mosquitto, state_dir, "kill9")
+    # A house drawing ~450 kW: the load counter moves by Wh at every 0.2 s tick.
+    data = site.model_dump(mode="json")
+    data["state_save_interval_s"] = 1
+    data["energy_source"]["plant"]["house_load_kwh_per_year"] = 4_000_000
+    data["control"]["tick_s"] = 0.2
+    config = write_site(tmp_path / "site.yaml", data)
+    energy, controller = f"{base}/energy/state", f"{base}/controller/state"
+    counters_file = state_dir / "counters.json"
+    async with Recorder(mosquitto, energy, controller, f"{base}/status") as rec:
+        for life in range(3):
+            mark = len(rec.messages)
+            async with CliProcess("run", "--config", str(config)) as run:
+                await rec.wait_topic(energy, after=mark, timeout=60)
+                # Saved right after start-up, before anything is published.
+                assert counters_file.exists()
+                seen = len(rec.messages)
+                # Through a few saves (1 s apart), then killed somewhere between two.
+                await rec.wait_for(lambda m: m.topic == energy, after=seen + 12 + 5 * life)
+                run.send(signal.SIGKILL)
+                await run.wait(30)
+            # The broker sends the will once the connection is gone: everything the process
+            # published came before it.
+            await rec.wait_topic(f"{base}/status", "offline", after=mark, timeout=30)
+            saved = json.loads(counters_file.read_text(encoding="utf-8"))
+            published = [m.json() for m in rec.messages[mark:] if m.topic == energy]
+            assert round(saved["load_kwh"], 3) >= max(p["load_energy"] for p in published)
+    # As Home Assistant received them over the three lives: never lower.
+    for topic, keys in ((energy, ENERGY_COUNTERS), (controller, CONTROLLER_COUNTERS)):
+        documents = [m.json() for m in rec.messages if m.topic == topic]
+        for key in keys:
+            series = [d[key] for d in documents]
+            drops = [(a, b) for a, b in zip(series, series[1:], strict=False) if b < a]
+            assert not drops, f"{key} went back: {drops[:3]}"
+    loads = [m.json()["load_energy"] for m in rec.messages if m.topic == energy]
+    assert loads[-1] > loads[0] + 0.1, "the load counter hardly moved: the test proves nothing"
+
+
+# ------------------------------------------------------------------- settings set over MQTT
+
+
+async def test_settings_set_over_mqtt_survive_kill_9_until_the_config_file_changes(
+    mosquitto, tmp_path, caplog
+):
+    state_dir = tmp_path / "state"
+    site, base = run_site(mosquitto, state_dir, "settings")
+    data = site.model_dump(mode="json")
+    data["control"]["start_soc_pct"] = 80
+    config = write_site(tmp_path / "site.yaml", data)
+    controller, alpha = f"{base}/controller/state", f"{base}/miner/alpha/state"
+    settings_file = state_dir / "user_settings.json"
+    async with Recorder(mosquitto, f"{base}/#") as rec:
+        async with CliProcess("run", "--config", str(config)) as run:
+            await rec.wait_topic(controller, timeout=60)
+            for topic, payload in [
+                ("controller/start_soc_pct/set", "90"),
+                ("controller/stop_deficit_w/set", "350"),
+                ("controller/mode/set", "manual"),
+                ("miner/alpha/power_target/set", "1500"),
+            ]:
+                await rec.publish(f"{base}/{topic}", payload)
+            await rec.wait_for(
+                lambda m: m.topic == alpha and m.json()["control"] == "manual", timeout=30
+            )
+            await _until_file(
+                settings_file,
+                lambda d: d.get("miners", {}).get("alpha", {}).get("power_w") == 1500,
+            )
+            run.send(signal.SIGKILL)  # no clean stop: what was written is what counts
+            await run.wait(30)
+
+        async def restarted(
+            processes: contextlib.AsyncExitStack,
+        ) -> tuple[dict[str, Any], dict[str, Any], CliProcess]:
+            mark = len(rec.messages)
+            process = await processes.enter_async_context(
+                CliProcess("run", "--config", str(config))
+            )
+            await rec.wait_for(
+                lambda m: m.topic == alpha and m.json()["control"] == "manual",
+                after=mark,
+                timeout=60,
+            )
+            state = (await rec.wait_topic(controller, after=mark, timeout=60)).json()
+            miner = (await rec.wait_topic(alpha, after=mark, timeout=30)).json()
+            return state, miner, process
+
+        async with contextlib.AsyncExitStack() as processes:  # killed if a check fails
+            state, miner, run = await restarted(processes)
+            assert state["mode"] == "manual"
+            assert state["start_soc_pct"] == 90 and state["stop_deficit_w"] == 350
+            assert miner["control"] == "manual"
+            run.send(signal.SIGTERM)
+            assert await run.wait(60) == 0
+        assert "manual control of alpha restored: running=None power_w=1500.0" in run.output
+
+        # The file's own start_soc_pct changes: from now on it wins for that field (and only
+        # for that one: the other settings set over MQTT stay).
+        data["control"]["start_soc_pct"] = 85
+        write_site(config, data)
+        async with contextlib.AsyncExitStack() as processes:
+            state, miner, run = await restarted(processes)
+            assert state["start_soc_pct"] == 85
+            assert state["stop_deficit_w"] == 350 and state["mode"] == "manual"
+            assert miner["control"] == "manual"
+            run.send(signal.SIGTERM)
+            assert await run.wait(60) == 0
+    assert (
+        "control.start_soc_pct: the configuration changed (80.0 -> 85.0) since 90.0 was set "
+        "over MQTT: the configuration wins" in run.output
+    ), run.output
+    saved = json.loads(settings_file.read_text(encoding="utf-8"))
+    assert "start_soc_pct" not in saved["control"]
+    assert saved["control"]["stop_deficit_w"] == {"value": 350.0, "config": 200.0}
+
+
+async def _until_file(path: Path, ready: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if ready(document):
+                return document
+        except (FileNotFoundError, ValueError):
+            pass
+        assert time.monotonic() < deadline, f"{path} never got there"
+        await asyncio.sleep(0.05)

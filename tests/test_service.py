@@ -204,7 +204,8 @@ def test_run_process_exits_cleanly_on_sigterm(tmp_path):
 async def test_counters_persist_across_a_restart(tmp_path):
     site = fast_site(tmp_path)
     clock = ManualClock(NOON)
-    first = make_daemon(site, clock)
+    # Saved often: the published counters (the saved ones) follow the fast manual clock.
+    first = make_daemon(site, clock, persist_interval_s=0.05)
     state = await run_until(first, lambda s: s.counters.mined_kwh > 0.05)
     saved = CounterStore(site.state_dir).load()
     assert saved.mined_kwh >= state.counters.mined_kwh > 0.05
@@ -404,3 +405,40 @@ async def test_the_forecast_source_is_asked_every_minute_and_its_cache_decides(t
     assert len(gaps) >= 5, forecast.asked_at
     assert min(gaps) >= 59.0  # every minute, not every tick ...
     assert sorted(gaps)[len(gaps) // 2] < site.forecast.refresh_s / 5  # ... nor every refresh_s
+
+
+async def test_counters_are_saved_at_start_up_then_each_interval_and_published_as_saved(
+    tmp_path,
+):
+    # What listeners (the MQTT bridge) see is never ahead of the file: after a kill -9 the
+    # restarted daemon publishes at least as much (test_daemon_faults has the real kill -9).
+    site = make_site(
+        tmp_path / "state",
+        energy_source={"type": "simulated", "plant": {"battery_initial_soc_pct": 80}},
+        control={**FAST_CONTROL, "tick_s": 1},
+        state_save_interval_s=1,
+    )
+    daemon = make_daemon(site, ScaledClock(NOON, 10.0))  # a tick every 0.1 s
+    store = CounterStore(site.state_dir)
+    stop = asyncio.Event()
+    checked: list[float] = []
+    began = time.monotonic()
+
+    def check(state: SiteState) -> None:
+        if not checked:
+            assert daemon.files.counter_writes == 1  # saved before the first tick
+        on_disk = store.load()
+        assert on_disk.load_kwh >= state.counters.load_kwh
+        assert on_disk.mined_kwh >= state.counters.mined_kwh
+        checked.append(state.counters.load_kwh)
+        if time.monotonic() - began > 3.5:
+            stop.set()
+
+    daemon.add_listener(check)
+    await asyncio.wait_for(daemon.run(stop), 30)
+    elapsed = time.monotonic() - began
+    assert len(checked) >= 10 and checked[-1] > checked[0]  # moved, in steps of a save
+    writes = daemon.files.counter_writes
+    # Start-up, one per interval, stop: 86,400 / 60 + 2 a day at the default 60 s.
+    assert 3 <= writes <= elapsed / 1 + 2, writes
+    assert store.load().load_kwh == daemon.integrator.counters.load_kwh  # all saved at stop

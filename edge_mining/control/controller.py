@@ -158,6 +158,10 @@ class Controller:
     def is_manual(self, miner: str) -> bool:
         return self._lookup(miner).manual is not None
 
+    def manual_override(self, miner: str) -> ManualOverride | None:
+        """The user's command holding ``miner`` (None: the controller decides)."""
+        return self._lookup(miner).manual
+
     # ------------------------------------------------------------------- persistence
 
     def export_memory(self) -> dict[str, object]:

@@ -119,6 +119,7 @@ class MqttBridge:
         self._retained_seen: set[str] = set()
         self.connected = asyncio.Event()
         self._latest: SiteState | None = None
+        self._latest_event = asyncio.Event()
         self._dirty = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._announced: dict[str, str] = {}  # discovery topic -> payload published
@@ -139,6 +140,7 @@ class MqttBridge:
     def on_state(self, state: SiteState) -> None:
         """Daemon listener: remember the latest state, the publisher sends it."""
         self._latest = state
+        self._latest_event.set()
         self._dirty.set()
 
     def _current(self) -> SiteState:
@@ -207,6 +209,9 @@ class MqttBridge:
             await client.subscribe(topic, qos=1)
         await client.subscribe(self.topics.homeassistant_status, qos=1)
         await client.subscribe(self.topics.registry, qos=1)
+        # Nothing is known before the daemon's first tick (every miner "unreachable"): wait
+        # for it rather than announce that.
+        await _first(self._latest_event.wait(), stop.wait())
         await self.publish_all(force_discovery=True)
         self._remove_stale(self._read_registry_file())
         self.connected.set()
@@ -489,6 +494,17 @@ class MqttBridge:
 
     async def _apply(self, request: Request) -> None:
         await apply_request(self.daemon, request)
+
+
+async def _first(*awaitables: Coroutine[Any, Any, Any]) -> None:
+    """Wait until one of ``awaitables`` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _one_line(error: BaseException) -> str:

@@ -4,7 +4,9 @@
 - ``commands``: validation of users' commands (mode, manual miner commands, control changes);
 - ``actuation``: sending the controller's commands to the drivers, the shutdown action;
 - ``daemon``: ``Daemon``, the pollers, the control tick, counters and shutdown;
+- ``keeper``: the state files and when they are written (counters published as saved);
 - ``memory_file``: the controller's protections on disk, so they survive a restart;
+- ``settings_file``: settings changed over MQTT on disk, and which wins over the config file;
 - ``startup``: ``serve`` (drivers from the site, daemon plus MQTT bridge, signals, closing)
   and ``run_command`` for ``edge-mining run``.
 

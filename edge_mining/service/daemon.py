@@ -12,10 +12,12 @@ Shape:
   miner, each bounded by ``command_timeout_s``; failures are logged, never fatal), updates the
   energy counters and calls the listeners (the MQTT bridge, the demo's console);
 - on stop (SIGTERM/SIGINT in ``edge-mining run``) every task is cancelled and awaited, the
-  miners are left in ``control.shutdown_action`` and the counters are saved;
-- the controller's protections (starts today, minimum on/off times, handover rest) are saved
-  with the counters and restored before the first tick, so a restart (an update, a crash and
-  the watchdog) cannot start a miner beyond ``max_starts_per_day`` or inside ``min_off_s``.
+  miners are left in ``control.shutdown_action``, read once more, and the counters are saved;
+- the state files (``keeper``): the counters, published only as saved so that Home Assistant
+  never sees them go back after a crash; the controller's protections (starts today, minimum
+  on/off times, handover rest), so a restart cannot start a miner beyond
+  ``max_starts_per_day`` or inside ``min_off_s``; the settings users changed over MQTT (mode,
+  thresholds, a miner's manual control), so a restart keeps them.
 
 Nothing blocks the event loop: the controller tick is pure computation (well under a
 millisecond) and file writes go through ``asyncio.to_thread``.
@@ -34,7 +36,7 @@ from typing import Any, Protocol
 from edge_mining.clock import Clock, WallClock
 from edge_mining.config import ControlConfig, SiteConfig
 from edge_mining.control import Controller
-from edge_mining.counters import CounterIntegrator, CounterStore
+from edge_mining.counters import CounterIntegrator
 from edge_mining.devices.base import DeviceError, EnergySource, ForecastSource, MinerDriver
 from edge_mining.devices.failures import FailureReporter
 from edge_mining.log_limit import LogLimiter
@@ -56,7 +58,7 @@ from edge_mining.service.commands import (
     parse_mode,
     power_limits,
 )
-from edge_mining.service.memory_file import ControllerMemoryFile
+from edge_mining.service.keeper import StateKeeper
 from edge_mining.service.state import Listener, SiteState
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ class Daemon:
         controller: Controller | None = None,
         device_timeout_s: float = 15.0,
         command_timeout_s: float = 15.0,
-        persist_interval_s: float = 30.0,
+        persist_interval_s: float | None = None,
         temperatures: RoomTemperatureReader | None = None,
         hashprice: HashpriceReader | None = None,
     ) -> None:
@@ -139,9 +141,6 @@ class Daemon:
         )
         self.device_timeout_s = device_timeout_s
         self.command_timeout_s = command_timeout_s
-        self.persist_interval_s = persist_interval_s
-        self.store = CounterStore(site.state_dir)
-        self.memory_file = ControllerMemoryFile(site.state_dir)
         heating_miners = (
             [name for zone in site.heating.zones for name in zone.miners]
             if site.heating.enabled
@@ -151,6 +150,15 @@ class Daemon:
             max_gap_s=max(site.control.stale_after_s, 2 * site.control.tick_s),
             hashprice_per_th_day=site.economics.hashprice_per_th_day,
             heating_miners=heating_miners,
+        )
+        self.files = StateKeeper(
+            site.state_dir,
+            self.controller,
+            self.integrator,
+            site.control,
+            save_interval_s=(
+                site.state_save_interval_s if persist_interval_s is None else persist_interval_s
+            ),
         )
         # Each counts every failed read and logs once per kind, and once on recovery.
         self.energy_failures = FailureReporter("energy source", log)
@@ -170,7 +178,6 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
         self._tick_wake = asyncio.Event()
         self._miner_wake = {name: asyncio.Event() for name in self.miners}
-        self._last_save = time.monotonic()
         # Users' commands may come in floods (an automation gone wrong): limited per kind.
         self.command_log = LogLimiter(log)
         self.ticks = 0
@@ -207,7 +214,8 @@ class Daemon:
             miners=dict(self._miner_states),
             forecast=self._forecast,
             decision=self._decision,
-            counters=self.integrator.counters.copy(),
+            # As saved, not as counted: what Home Assistant sees never goes back (keeper).
+            counters=self.files.saved,
             manual_miners=self._manual_miners(),
             room_temperatures_c=self._fresh_temperatures(now),
         )
@@ -230,6 +238,7 @@ class Daemon:
     def set_mode(self, mode: Mode | str) -> Mode:
         new = parse_mode(mode)
         self.controller.set_mode(new)
+        self.files.settings_changed()
         self.command_log.log(logging.INFO, "mode changes", "mode set to %s", new.value)
         self._wake()
         return new
@@ -247,6 +256,7 @@ class Daemon:
             self.site.miner(name), self.miner_limits(name), running=running, power_w=power_w
         )
         self.controller.manual(name, running=running, power_w=power_w)
+        self.files.settings_changed()
         self.command_log.log(
             logging.INFO,
             f"manual commands for {name}",
@@ -260,6 +270,7 @@ class Daemon:
     def release_miner(self, name: str) -> None:
         name = check_miner_name(name, self.miners)
         self.controller.release(name)
+        self.files.settings_changed()
         self.command_log.log(
             logging.INFO,
             f"manual commands for {name}",
@@ -272,6 +283,7 @@ class Daemon:
         """Change control settings at run time; validated exactly like the configuration."""
         check_control_changes(self.control, changes)
         self.controller.update_control(**changes)
+        self.files.settings_changed()
         self.command_log.log(logging.INFO, "control changes", "control updated: %s", changes)
         self._wake()
         return self.control
@@ -286,10 +298,10 @@ class Daemon:
         self.running = True
         failure: BaseException | None = None
         try:
-            self.integrator.counters = await asyncio.to_thread(self.store.load)
-            await asyncio.to_thread(self.memory_file.restore, self.controller, self.clock.now())
+            await self.files.restore(self.clock.now())
             await self._poll_all_once()
             self._spawn(self._control_loop(), "control")
+            self._spawn(self.files.settings_loop(), "save settings")
             self._spawn(self._energy_loop(), f"poll {self.energy.name}")
             for name in self.miners:
                 self._spawn(self._miner_loop(name), f"poll miner {name}")
@@ -325,7 +337,8 @@ class Daemon:
         finally:
             await self._cancel_tasks()
             await self._shutdown_miners()
-            await self._save()
+            await self.files.save()
+            await self.files.save_settings()
             self.running = False
             log.debug("daemon stopped")
         if failure is not None:
@@ -547,9 +560,9 @@ class Daemon:
             if decision.commands:
                 await self._apply(decision.commands)
         self.integrator.update(now, energy, self._miner_states)
+        if self.files.due():
+            await self.files.save()  # before notifying: publish what was just saved
         await self._notify()
-        if time.monotonic() - self._last_save >= self.persist_interval_s:
-            await self._save()
         return decision
 
     async def _apply(self, commands: tuple[Command, ...]) -> None:
@@ -578,17 +591,6 @@ class Daemon:
                         await result
             except Exception:
                 log.exception("listener %r failed", listener)
-
-    async def _save(self) -> None:
-        self._last_save = time.monotonic()
-        try:
-            await asyncio.to_thread(self.store.save, self.integrator.counters.copy())
-        except OSError as error:
-            log.warning("could not save counters to %s: %s", self.store.path, error)
-        try:
-            await asyncio.to_thread(self.memory_file.save, self.controller.export_memory())
-        except OSError as error:
-            log.warning("could not save controller memory to %s: %s", self.memory_file.path, error)
 
     # ---------------------------------------------------------------------------- shutdown
 
