@@ -208,3 +208,37 @@ def test_wildcards_and_missing_host_are_config_errors(mosquitto):
             MqttSourceConfig(type="mqtt", pv_power=TopicQuantity(topic="solar/power")),
             MqttConfig(),
         )
+
+
+async def test_a_failing_message_handler_is_logged_once_and_the_watcher_goes_on(mosquitto, caplog):
+    # A background task that dies must not go unnoticed: a bug in a driver's handler used to
+    # end the watcher's task in silence (its readings then just went stale).
+    from edge_mining.devices.mqtt.topics import TopicWatcher
+
+    caplog.set_level(logging.INFO, logger="edge_mining")
+    base, _ = unique_namespace("handler")
+    handled: list[bytes] = []
+
+    def handler(topic: str, payload: bytes, at: float) -> None:
+        if payload.startswith(b"bad"):
+            raise ZeroDivisionError("a driver bug")
+        handled.append(payload)
+
+    watcher = TopicWatcher(
+        mqtt_config(mosquitto), [f"{base}/x"], purpose="handler test", on_message=handler
+    )
+    assert await watcher.wait_connected(10)
+    try:
+        async with Recorder(mosquitto, f"{base}/x") as recorder:
+            for payload in ("bad 1", "bad 2", "good"):
+                await recorder.publish(f"{base}/x", payload)
+            deadline = time.monotonic() + 10
+            while handled != [b"good"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        assert handled == [b"good"]
+        assert watcher.connected and watcher.latest(f"{base}/x").payload == b"good"
+    finally:
+        await watcher.close()
+    errors = [r for r in caplog.records if "not handled" in r.getMessage()]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+    assert "ZeroDivisionError" in errors[0].getMessage()

@@ -126,6 +126,12 @@ class TopicWatcher:
             except aiomqtt.MqttError as error:
                 where = f"{self._config.host}:{self._config.port}"
                 self.failures.report(_failure_kind(error), f"broker {where}: {error}")
+            except Exception as error:
+                # A bug must not end the watcher unnoticed (the readings would just go stale):
+                # logged with its traceback once per kind, and the watcher starts again.
+                self.failures.report(
+                    f"bug {type(error).__name__}", f"reader failed: {error!r}", exc_info=True
+                )
             finally:
                 self._client = None
                 self._connected.clear()
@@ -136,7 +142,14 @@ class TopicWatcher:
         now = self._clock.now()
         self._latest[topic] = Latest(payload, now)
         if self._on_message is not None:
-            self._on_message(topic, payload, now)
+            try:
+                self._on_message(topic, payload, now)
+            except Exception as error:  # one bad payload must not stop the others
+                self.failures.report(
+                    f"callback {type(error).__name__}",
+                    f"message on {topic} not handled: {error!r}",
+                    exc_info=True,
+                )
 
     async def close(self) -> None:
         task, self._task = self._task, None
