@@ -123,13 +123,18 @@ async def serve(
     companions_stop = asyncio.Event()
     failures: list[tuple[str, BaseException]] = []
 
-    def start_companion(what: str, coroutine: Coroutine[Any, Any, None]) -> None:
+    def start_companion(
+        what: str, coroutine: Coroutine[Any, Any, None], *, may_return: bool = False
+    ) -> None:
         """The MQTT bridge and the web panel run until asked to stop (after the daemon); one
-        that ends earlier stops the whole daemon, so its death cannot go unnoticed while the
-        miners run on with Home Assistant blind."""
+        that fails stops the whole daemon, so its death cannot go unnoticed while the miners
+        run on with Home Assistant blind. ``may_return``: returning early is the companion's
+        own decision, which it logs (the panel on a port it cannot bind: the daemon goes on)."""
 
         def ended(task: asyncio.Task[None]) -> None:
             if companions_stop.is_set() or task.cancelled():
+                return
+            if task.exception() is None and may_return:
                 return
             error = task.exception() or RuntimeError("it returned before being asked to stop")
             failures.append((what, error))
@@ -166,7 +171,7 @@ async def serve(
             start_companion("MQTT bridge", bridge(companions_stop))
         panel = web_panel_hook(daemon, site)
         if panel is not None:
-            start_companion("web panel", panel(companions_stop))
+            start_companion("web panel", panel(companions_stop), may_return=True)
         await daemon.run(stop)
     finally:
         for sig in signals:
