@@ -92,7 +92,7 @@ async def test_braiins_site_logs_at_info_and_a_refused_password_once(tmp_path):
     assert code == 0, log
     assert "INFO edge_mining.service.daemon: edge-mining running:" in log
     assert f"INFO edge_mining.devices.braiins: miner bos ({host}) detected" in log
-    assert "INFO edge_mining.service.daemon: edge-mining stopped" in log
+    assert "INFO edge_mining.service.startup: edge-mining stopped" in log  # the last line
     # One error line from the driver, however many polls were refused (and the one line of
     # the miner's state change, unknown -> error, that names the reason).
     refusals = [line for line in log.splitlines() if "refused the credentials" in line]
