@@ -279,6 +279,7 @@ PLACES: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = [
         ("economics", "hashprice_source"),
     ),
     ("HomeAssistantConfig", {"homeassistant": {}}, ("homeassistant",)),
+    ("SiteConfig", {}, ()),
 ]
 
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import aiomqtt
 
+from edge_mining.cancel import cancel_and_wait
 from edge_mining.config import MqttConfig, SiteConfig
 from edge_mining.log_limit import LogLimiter
 from edge_mining.model import Mode
@@ -187,14 +188,11 @@ class MqttBridge:
                 attempt.cancel()
             await asyncio.wait({attempt})
         finally:
-            stopped.cancel()
-            if not attempt.done():
-                attempt.cancel()
-            await asyncio.gather(attempt, stopped, return_exceptions=True)
-        if not attempt.cancelled() and attempt.exception() is not None:
-            raise attempt.exception()  # type: ignore[misc]
+            await cancel_and_wait([attempt, stopped], logger=log)
         if attempt.cancelled():
             log.info("MQTT: stopped while connecting to %s:%s", self.config.host, self.config.port)
+        elif attempt.done() and attempt.exception() is not None:
+            raise attempt.exception()  # type: ignore[misc]
 
     async def _connect_and_serve(self, stop: asyncio.Event) -> None:
         async with make_client(self.config, self.topics, self.client_id) as client:
@@ -227,11 +225,9 @@ class MqttBridge:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            helpers = [*tasks, *self._helpers]
-            for task in helpers:
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            # Cancelled until they end: a publish acknowledged in the same loop turn as the
+            # cancellation swallows it on Python 3.11 (edge_mining.cancel).
+            await cancel_and_wait([*tasks, *self._helpers], logger=log)
             self._helpers.clear()
             self._birth_task = None
             self.connected.clear()

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from edge_mining.cancel import cancel_and_wait
 from edge_mining.clock import Clock, WallClock
 from edge_mining.config import ADDON_OPTIONS_PATH, ConfigError, SiteConfig, load_config
 from edge_mining.devices.redact import add_secret
@@ -186,8 +187,7 @@ async def serve(
                     await task
             except TimeoutError:
                 log.warning("%s did not stop within %g s", what, COMPANION_STOP_TIMEOUT_S)
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await cancel_and_wait([task], logger=log)
             except Exception:
                 log.exception("%s failed while stopping", what)
         if temperatures is not None:
