@@ -175,6 +175,20 @@ def test_the_keys_this_add_on_needs() -> None:
     assert "http://supervisor/core/api" in ha_source
 
 
+def test_the_supervisor_waits_long_enough_for_a_clean_stop() -> None:
+    """After SIGTERM the Supervisor kills the add-on once ``timeout`` has passed (default 10 s).
+    The stop pauses the miners (a command waits up to its timeout on a miner that does not
+    answer), reads them back and publishes their last state: all of it must fit."""
+    import inspect
+
+    from edge_mining.mqtt.bridge import FINAL_PUBLISH_TIMEOUT_S
+    from edge_mining.service.daemon import SHUTDOWN_READ_TIMEOUT_S, Daemon
+
+    command_timeout_s = inspect.signature(Daemon).parameters["command_timeout_s"].default
+    worst_stop_s = command_timeout_s + SHUTDOWN_READ_TIMEOUT_S + FINAL_PUBLISH_TIMEOUT_S
+    assert CONFIG["timeout"] >= worst_stop_s + 5, (CONFIG["timeout"], worst_stop_s)
+
+
 # --------------------------------------------------------------------------- options schema
 
 
