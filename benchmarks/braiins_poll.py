@@ -60,7 +60,7 @@ from edge_mining.devices.braiins.driver import (  # noqa: E402
     BraiinsMiner,
     parse_telemetry,
 )
-from edge_mining.devices.braiins.emulator.cli import raise_fd_limit  # noqa: E402
+from edge_mining.devices.emulation.cli import raise_fd_limit  # noqa: E402
 from edge_mining.model import MinerStatus  # noqa: E402
 
 FIRST_HOST = "127.60.0.1"

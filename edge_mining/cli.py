@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edge_mining import __version__
+from edge_mining.arguments import positive_float
+from edge_mining.devices.registry import Command, emulator_commands, load, probe_commands
 from edge_mining.logs import configure_logging, pin_root_level
 
 EXIT_OK = 0
@@ -69,13 +71,6 @@ def _handler(target: str) -> Callable[[argparse.Namespace], int]:
     return call
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Every option's help ends with its default, unless the default is empty (None/False)."""
 
@@ -118,10 +113,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     demo = _parser(sub, "demo", "run a simulated site with a live console view")
     demo.add_argument(
-        "--speed", type=_positive_float, default=300.0, help="simulated seconds per wall second"
+        "--speed", type=positive_float, default=300.0, help="simulated seconds per wall second"
     )
     demo.add_argument(
-        "--duration", type=_positive_float, default=None,
+        "--duration", type=positive_float, default=None,
         help="stop after this many wall-clock seconds and exit 0 (default: until Ctrl-C)",
     )  # fmt: skip
     demo.add_argument(
@@ -173,92 +168,17 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=_handler("edge_mining.demo:main"))
 
 
-def _add_emulate(sub: argparse._SubParsersAction) -> None:
-    emulate = _parser(sub, "emulate", "serve an emulated device until SIGTERM or Ctrl-C")
-    kinds = emulate.add_subparsers(dest="device", required=True)
-
-    inverter = _parser(
-        kinds, "inverter", "Voltronic/Axpert PI30 on a pseudo-terminal (prints PTY <path>)"
-    )
-    inverter.add_argument(
-        "--speed", type=_positive_float, default=1.0, help="simulated seconds per wall second"
-    )
-    inverter.add_argument(
-        "--faults", default="",
-        help="fault rates per reply, e.g. crc=0.05,nak=0.05 (kinds: crc, nak, truncated, "
-        "garbage, slow, vanish)",
-    )  # fmt: skip
-    inverter.add_argument("--pacing", action="store_true", help="pace bytes at 2400 baud")
-    inverter.set_defaults(handler=_handler("edge_mining.devices.voltronic.emulator:main"))
-
-    miner = _parser(kinds, "miner", "miner(s) of any family on loopback (prints MINER <host> each)")
-    miner.add_argument(
-        "--host", default="127.0.1.1", help="address of the first miner (a loopback address)"
-    )
-    miner.add_argument(
-        "--count", type=int, default=1, help="miners on consecutive addresses from --host"
-    )
-    miner.add_argument(
-        "--model", default="S19j Pro", help="a model of --list-models (S9: BOSminer)"
-    )
-    miner.add_argument("--password", default="root", help="the miners' web/API password")
-    miner.add_argument(
-        "--speed", type=_positive_float, default=1.0, help="simulated seconds per wall second"
-    )
-    miner.add_argument("--faults", default="", help="e.g. unreachable,slow=2.5,auth,refuse_target")
-    miner.add_argument(
-        "--list-models", action="store_true", help="list the models that can be emulated, and exit"
-    )
-    miner.set_defaults(handler=_handler("edge_mining.devices.emulation.cli:main"))
-
-    solaredge = _parser(
-        kinds, "solaredge", "SolarEdge SunSpec over Modbus TCP (prints MODBUS <host>:<port>)"
-    )
-    solaredge.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    solaredge.add_argument("--port", type=int, default=1502, help="TCP port (0: any free one)")
-    solaredge.add_argument(
-        "--speed", type=_positive_float, default=1.0, help="simulated seconds per wall second"
-    )
-    solaredge.add_argument(
-        "--faults", default="", help="fault probabilities, e.g. exception=0.05,silent=0.05"
-    )
-    solaredge.set_defaults(handler=_handler("edge_mining.devices.solaredge.emulator:main"))
-
-
-def _add_probe(sub: argparse._SubParsersAction) -> None:
-    probe = _parser(sub, "probe", "read a real device once and print what we see")
-    kinds = probe.add_subparsers(dest="device", required=True)
-
-    inverter = _parser(kinds, "inverter", "a Voltronic/Axpert PI30 inverter on a serial port")
-    inverter.add_argument(
-        "--device", required=True, help="serial port, e.g. /dev/ttyUSB0 or /dev/hidraw0"
-    )
-    inverter.add_argument(
-        "--transport", choices=["serial", "hidraw"], default=None,
-        help="default: hidraw for /dev/hidraw*, serial otherwise",
-    )  # fmt: skip
-    inverter.add_argument("--json", action="store_true", help="print JSON instead of text")
-    inverter.set_defaults(handler=_handler("edge_mining.devices.voltronic.probe:main"))
-
-    miner = _parser(
-        kinds, "miner", "a miner of any supported family (BraiinsOS, Avalon, other pyasic)"
-    )
-    miner.add_argument("host", help="the miner's address")
-    miner.add_argument("--username", default="root", help="login user (BraiinsOS: root)")
-    miner.add_argument(
-        "--password", default=None,
-        help="the miner's password (default: the environment variable EDGE_MINING_MINER_PASSWORD)",
-    )  # fmt: skip
-    miner.add_argument("--json", action="store_true", help="print JSON instead of text")
-    miner.set_defaults(handler=_handler("edge_mining.devices.miner_probe:main"))
-
-    solaredge = _parser(kinds, "solaredge", "a SolarEdge inverter over Modbus TCP")
-    solaredge.add_argument(
-        "address", metavar="HOST[:PORT]", help="the inverter's address (port default 1502)"
-    )
-    solaredge.add_argument("--unit", type=int, default=1, help="Modbus unit id")
-    solaredge.add_argument("--json", action="store_true", help="print JSON instead of text")
-    solaredge.set_defaults(handler=_handler("edge_mining.devices.solaredge.probe:main"))
+def _add_device_commands(
+    sub: argparse._SubParsersAction, name: str, text: str, commands: Sequence[Command]
+) -> None:
+    """``edge-mining probe|emulate <device>``: one subcommand per command of the device
+    registry, its arguments from the device's package, its handler imported when it runs."""
+    parser = _parser(sub, name, text)
+    kinds = parser.add_subparsers(dest="device", required=True)
+    for command in commands:
+        device = _parser(kinds, command.name, command.help)
+        load(command.arguments)(device)
+        device.set_defaults(handler=_handler(command.main))
 
 
 def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -268,10 +188,10 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     checks they equal ``economics.Network``'s defaults.
     """
     parser.add_argument(
-        "--btc-price", type=_positive_float, default=100_000.0, help="in --currency per BTC"
+        "--btc-price", type=positive_float, default=100_000.0, help="in --currency per BTC"
     )
     parser.add_argument(
-        "--difficulty", type=_positive_float, default=1.2e14, help="network difficulty"
+        "--difficulty", type=positive_float, default=1.2e14, help="network difficulty"
     )
     parser.add_argument(
         "--subsidy", type=float, default=3.125, help="block subsidy at the start, BTC per block"
@@ -296,7 +216,7 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
         "--pv-csv", type=Path, default=None, metavar="FILE",
         help="measured PV power CSV instead of --weather",
     )  # fmt: skip
-    backtest.add_argument("--pv-kwp", type=_positive_float, default=5.0, help="PV peak power, kWp")
+    backtest.add_argument("--pv-kwp", type=positive_float, default=5.0, help="PV peak power, kWp")
     backtest.add_argument("--tilt", type=float, default=30.0, help="panel tilt, degrees")
     backtest.add_argument(
         "--azimuth", type=float, default=180.0, help="panel azimuth, degrees (180 = south)"
@@ -333,7 +253,7 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
         "--initial-soc", type=float, default=50.0, help="battery SoC at the start, %%"
     )
     backtest.add_argument(
-        "--inverter-kw", type=_positive_float, default=8.0, help="inverter limit, kW"
+        "--inverter-kw", type=positive_float, default=8.0, help="inverter limit, kW"
     )
     backtest.add_argument(
         "--export-limit-w", type=float, default=None, help="grid export limit, W (default: none)"
@@ -375,10 +295,10 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
         "and --power-w are given)",
     )  # fmt: skip
     profitability.add_argument(
-        "--hashrate-ths", type=_positive_float, default=None, help="hashrate, TH/s"
+        "--hashrate-ths", type=positive_float, default=None, help="hashrate, TH/s"
     )
     profitability.add_argument(
-        "--power-w", type=_positive_float, default=None, help="power draw at that hashrate, W"
+        "--power-w", type=positive_float, default=None, help="power draw at that hashrate, W"
     )
     profitability.add_argument(
         "--uptime", type=float, default=None,
@@ -465,8 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     _add_demo(sub)
-    _add_emulate(sub)
-    _add_probe(sub)
+    _add_device_commands(
+        sub, "emulate", "serve an emulated device until SIGTERM or Ctrl-C", emulator_commands()
+    )
+    _add_device_commands(
+        sub, "probe", "read a real device once and print what we see", probe_commands()
+    )
     _add_analysis(sub)
     return parser
 

@@ -20,8 +20,8 @@ from pyasic.web.braiins_os.boser import BOSerWebAPI
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
 
 from edge_mining.devices.braiins.emulator import EmulatedMiner, Faults, find_model, loopback_hosts
-from edge_mining.devices.braiins.emulator import cli as braiins_emulator
 from edge_mining.devices.braiins.emulator.machine import MinerMachine
+from edge_mining.devices.emulation import cli as emulate_miner
 
 
 async def test_pyasic_detects_a_boser_miner_and_reads_its_data():
@@ -221,10 +221,16 @@ def test_cli_prints_one_line_per_miner_and_exits_0_on_sigterm():
 
 def test_cli_rejects_a_non_loopback_host(capsys):
     args = argparse.Namespace(
-        host="192.168.1.5", count=1, model="S19j Pro", password="root", speed=1.0, faults=""
+        host="192.168.1.5",
+        count=1,
+        model="S19j Pro",
+        password="root",
+        speed=1.0,
+        faults="",
+        list_models=False,
     )
-    assert braiins_emulator.main(args) == 2
+    assert emulate_miner.main(args) == 2
     assert "loopback" in capsys.readouterr().err
     args.host, args.faults = "127.0.0.1", "melt"
-    assert braiins_emulator.main(args) == 2
+    assert emulate_miner.main(args) == 2
     assert "unknown fault" in capsys.readouterr().err

@@ -1,6 +1,8 @@
-"""Build the site's drivers from its configuration.
+"""Build the site's drivers from its configuration, through the device registry.
 
-Real drivers are imported lazily, only for the kinds the configuration names, so a site that
+The configuration's ``energy_source.type``, ``miners[].driver`` and ``forecast.type`` pick a
+line of :mod:`edge_mining.devices.registry`, which names the driver class and its arguments.
+Real drivers are imported lazily, only for the devices the configuration names, so a site that
 uses a serial inverter never imports the Modbus stack. A driver that this build does not have
 (or that fails to import) is reported as a configuration problem, one line naming the field,
 never as a traceback.
@@ -32,7 +34,9 @@ from edge_mining.config import (
     SimulatedSourceConfig,
     SiteConfig,
 )
+from edge_mining.devices import registry
 from edge_mining.devices.base import EnergySource, ForecastSource, MinerDriver
+from edge_mining.devices.registry import Device, Kind
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +61,51 @@ def _construct(cls: Any, field_path: str, *args: Any, **kwargs: Any) -> Any:
         raise ConfigError([f"{field_path}: cannot set up this driver: {error}"]) from None
 
 
+def _entry(kind: Kind, name: str, field_path: str) -> Device:
+    try:
+        return registry.device(kind, name)
+    except KeyError:  # pragma: no cover - the configuration model admits registered names only
+        raise ConfigError([f"{field_path}: unknown type {name!r}"]) from None
+
+
+def _build(
+    entry: Device,
+    section: Any,
+    site: SiteConfig,
+    where: str,
+    *,
+    clock: Clock | None,
+    plant: Any | None,
+) -> Any:
+    """The registry entry's driver, given the positional arguments its line names."""
+    if "plant" in entry.arguments and plant is None:
+        raise ValueError(f"the simulated {entry.kind.value} needs the shared plant")
+    values = {
+        "config": section,
+        "site": site,
+        "homeassistant": site.homeassistant,
+        "mqtt": site.mqtt,
+        "plant": plant,
+    }
+    cls = _load(entry.driver, f"{where}.{_FIELD[entry.kind]}")
+    keywords = {} if clock is None else {"clock": clock}
+    return _construct(cls, where, *(values[name] for name in entry.arguments), **keywords)
+
+
+# The configuration field that names a device of each kind.
+_FIELD = {Kind.ENERGY_SOURCE: "type", Kind.MINER: "driver", Kind.FORECAST: "type"}
+
+
+def _site_entries(site: SiteConfig) -> list[Device]:
+    entries = [registry.device(Kind.ENERGY_SOURCE, site.energy_source.type)]
+    entries.extend(registry.device(Kind.MINER, miner.driver) for miner in site.miners)
+    if site.forecast.type != "none":
+        entries.append(registry.device(Kind.FORECAST, site.forecast.type))
+    return entries
+
+
 def needs_plant(site: SiteConfig) -> bool:
-    return isinstance(site.energy_source, SimulatedSourceConfig) or any(
-        m.driver == "simulated" for m in site.miners
-    )
+    return any("plant" in entry.arguments for entry in _site_entries(site))
 
 
 def plant_config(site: SiteConfig) -> PlantConfig:
@@ -80,33 +125,9 @@ def build_energy_source(
     site: SiteConfig, *, clock: Clock, plant: Any | None = None
 ) -> EnergySource:
     source = site.energy_source
-    match source.type:
-        case "simulated":
-            from edge_mining.sim.devices import SimulatedEnergySource
-
-            if plant is None:
-                raise ValueError("a simulated energy source needs the shared plant")
-            return SimulatedEnergySource(plant, clock)
-        case "voltronic":
-            cls = _load(
-                "edge_mining.devices.voltronic.source:VoltronicSource", "energy_source.type"
-            )
-            return _construct(cls, "energy_source", source, clock=clock)
-        case "solaredge":
-            cls = _load(
-                "edge_mining.devices.solaredge.source:SolarEdgeSource", "energy_source.type"
-            )
-            return _construct(cls, "energy_source", source, clock=clock)
-        case "homeassistant":
-            cls = _load(
-                "edge_mining.devices.homeassistant.source:HomeAssistantEnergySource",
-                "energy_source.type",
-            )
-            return _construct(cls, "energy_source", source, site.homeassistant, clock=clock)
-        case "mqtt":
-            cls = _load("edge_mining.devices.mqtt.source:MqttEnergySource", "energy_source.type")
-            return _construct(cls, "energy_source", source, site.mqtt, clock=clock)
-    raise ConfigError([f"energy_source.type: unknown type {source.type!r}"])  # pragma: no cover
+    entry = _entry(Kind.ENERGY_SOURCE, source.type, "energy_source.type")
+    energy: EnergySource = _build(entry, source, site, "energy_source", clock=clock, plant=plant)
+    return energy
 
 
 def build_miners(
@@ -115,28 +136,11 @@ def build_miners(
     miners: dict[str, MinerDriver] = {}
     problems: list[str] = []
     for index, config in enumerate(site.miners):
-        where = f"miners.{index}.driver"
         try:
-            match config.driver:
-                case "simulated":
-                    from edge_mining.sim.devices import SimulatedMiner
-
-                    if plant is None:
-                        raise ValueError("simulated miners need the shared plant")
-                    miners[config.name] = SimulatedMiner(config, plant, clock)
-                case "braiins" | "pyasic":
-                    cls = _load("edge_mining.devices.braiins.driver:BraiinsMiner", where)
-                    miners[config.name] = _construct(cls, f"miners.{index}", config, clock=clock)
-                case "smartplug":
-                    cls = _load("edge_mining.devices.smartplug.driver:SmartPlugMiner", where)
-                    miners[config.name] = _construct(
-                        cls, f"miners.{index}", config, site, clock=clock
-                    )
-                case "avalon" | "bitaxe" | "luxos" | "antminer" | "whatsminer":
-                    from edge_mining.devices.miner_families import family
-
-                    cls = _load(family(config.driver).driver_class, where)
-                    miners[config.name] = _construct(cls, f"miners.{index}", config, clock=clock)
+            entry = _entry(Kind.MINER, config.driver, f"miners.{index}.driver")
+            miners[config.name] = _build(
+                entry, config, site, f"miners.{index}", clock=clock, plant=plant
+            )
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:
@@ -146,21 +150,12 @@ def build_miners(
 
 def build_forecast(site: SiteConfig) -> ForecastSource | None:
     forecast = site.forecast
-    match forecast.type:
-        case "none":
-            return None
-        case "forecast_solar":
-            cls = _load(
-                "edge_mining.devices.forecast_solar.source:ForecastSolarSource", "forecast.type"
-            )
-            return _construct(cls, "forecast", forecast)
-        case "homeassistant":
-            cls = _load(
-                "edge_mining.devices.homeassistant.forecast:HomeAssistantForecastSource",
-                "forecast.type",
-            )
-            return _construct(cls, "forecast", forecast, site.homeassistant)
-    raise ConfigError([f"forecast.type: unknown type {forecast.type!r}"])  # pragma: no cover
+    if forecast.type == "none":
+        return None
+    entry = _entry(Kind.FORECAST, forecast.type, "forecast.type")
+    # Forecast sources keep the wall clock (see the module's docstring): no clock passed.
+    source: ForecastSource = _build(entry, forecast, site, "forecast", clock=None, plant=None)
+    return source
 
 
 @dataclass

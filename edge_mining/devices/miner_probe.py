@@ -31,7 +31,7 @@ from typing import Any
 
 from edge_mining.config import MinerConfig
 from edge_mining.devices.braiins import probe as braiins_probe
-from edge_mining.devices.miner_families import MinerFamily, family_of, load
+from edge_mining.devices.registry import Device, family_of, load, miner_families
 from edge_mining.model import MinerStatus
 
 PASSWORD_ENV = braiins_probe.PASSWORD_ENV
@@ -39,7 +39,7 @@ EXIT_UNREACHABLE = braiins_probe.EXIT_UNREACHABLE
 EXIT_AUTH = braiins_probe.EXIT_AUTH
 
 
-async def detect_family(host: str) -> MinerFamily | None:
+async def detect_family(host: str) -> Device | None:
     """The family of the miner at ``host`` as pyasic (or a family's own detection) sees it."""
     from pyasic.miners.factory import miner_factory
 
@@ -49,10 +49,8 @@ async def detect_family(host: str) -> MinerFamily | None:
         return None
     if miner is not None:
         return family_of(miner)
-    from edge_mining.devices.miner_families import FAMILIES
-
-    for entry in FAMILIES:
-        driver_class = load(entry.driver_class)
+    for entry in miner_families():
+        driver_class = load(entry.driver)
         detector = getattr(driver_class, "recognises", None)
         if detector is not None and await detector(host):
             return entry
@@ -64,7 +62,7 @@ async def probe(
 ) -> dict[str, Any]:
     """Everything the probe prints, as the documented JSON-ready dict."""
     family = await detect_family(host)
-    if family is None or family.driver == "braiins":
+    if family is None or family.name == "braiins":
         result = await braiins_probe.probe(host, username, password or "root", timeout_s)
         result["family"] = "braiins" if result.get("backend") in ("boser", "bosminer") else None
         result["levels"] = []
@@ -72,7 +70,7 @@ async def probe(
         return result
     config = MinerConfig(
         name="probe",
-        driver=family.driver,  # type: ignore[arg-type]
+        driver=family.name,  # type: ignore[arg-type]
         host=host,
         username=username,
         password=password or "",
@@ -81,7 +79,7 @@ async def probe(
         nominal_hashrate_ths=1,
         nominal_power_w=1,
     )
-    driver = load(family.driver_class)(config, timeout_s=timeout_s)
+    driver = load(family.driver)(config, timeout_s=timeout_s)
     try:
         state = await driver.read()
     finally:
@@ -91,7 +89,7 @@ async def probe(
     return {
         "host": host,
         "reachable": state.status != MinerStatus.UNREACHABLE,
-        "backend": family.driver,
+        "backend": family.name,
         "model": state.model,
         "firmware": state.firmware,
         "serial": state.serial,
@@ -107,7 +105,7 @@ async def probe(
         "temperature_c": state.temperature_c,
         "fan_rpm": state.fan_rpm,
         "errors": list(state.errors),
-        "family": family.driver,
+        "family": family.name,
         "levels": [
             {"name": lv.name, "power_w": lv.power_w, "hashrate_ths": lv.hashrate_ths}
             for lv in state.levels

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import resource
 import signal
 import sys
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any
 
 from edge_mining.devices.emulation.faults import Faults
 from edge_mining.devices.emulation.server import EmulatorFleet, emulator_clock, loopback_hosts
-from edge_mining.devices.miner_families import FAMILIES, MinerFamily, load
+from edge_mining.devices.registry import Device, Kind, devices, load
 
 FDS_PER_MINER = 16  # listeners plus the connections of a detection in flight
 
@@ -28,17 +29,17 @@ FDS_PER_MINER = 16  # listeners plus the connections of a detection in flight
 @dataclass(frozen=True, slots=True)
 class EmulatedModel:
     key: str
-    family: MinerFamily
+    family: Device  # its registry line
     make: Callable[..., Any]  # make(host, *, clock, password, faults) -> device
 
 
 def emulated_models() -> dict[str, EmulatedModel]:
     """Every model any family can emulate, by upper-cased name, in family order."""
     models: dict[str, EmulatedModel] = {}
-    for family in FAMILIES:
-        if family.emulator is None:
+    for family in devices(Kind.MINER):
+        if family.emulated_models is None:
             continue
-        for key, make in load(family.emulator)().items():
+        for key, make in load(family.emulated_models)().items():
             models[key.upper()] = EmulatedModel(key, family, make)
     return models
 
@@ -66,9 +67,13 @@ def list_models() -> str:
 
 
 def raise_fd_limit(wanted: int) -> int:
-    from edge_mining.devices.braiins.emulator.cli import raise_fd_limit as raise_limit
-
-    return raise_limit(wanted)
+    """Raise the soft RLIMIT_NOFILE towards ``wanted`` (capped by the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
 
 
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
