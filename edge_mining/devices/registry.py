@@ -17,9 +17,8 @@ model in ``config.py``); ``tests/test_registry.py`` checks that the two agree.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Kind(StrEnum):
@@ -30,8 +29,11 @@ class Kind(StrEnum):
     FORECAST = "forecast"  # forecast.type
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+# NamedTuples rather than dataclasses: every command line (``--help`` too) imports this module,
+# and dataclasses would add the import of ``inspect`` to each.
+
+
+class Command(NamedTuple):
     """An ``edge-mining probe <name>`` or ``edge-mining emulate <name>`` subcommand."""
 
     name: str
@@ -42,8 +44,7 @@ class Command:
     arguments: str
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
+class Device(NamedTuple):
     kind: Kind
     name: str  # the configuration's value that picks this device
     label: str  # for people: help texts, --list-models, probe output
