@@ -55,12 +55,12 @@ from pyasic.miners.factory import miner_factory  # noqa: E402
 
 from edge_mining.config import MinerConfig  # noqa: E402
 from edge_mining.devices.braiins.driver import (  # noqa: E402
-    MAX_CONCURRENT_DETECTIONS,
     TELEMETRY_COMMAND,
     BraiinsMiner,
     parse_telemetry,
 )
 from edge_mining.devices.emulation.cli import raise_fd_limit  # noqa: E402
+from edge_mining.devices.pyasic_core import MAX_CONCURRENT_DETECTIONS  # noqa: E402
 from edge_mining.model import MinerStatus  # noqa: E402
 
 FIRST_HOST = "127.60.0.1"

@@ -1,15 +1,15 @@
 """What every miner driver built on pyasic shares: detection, timeouts, state, power levels.
 
 A family's driver (Avalon, Bitaxe/NerdQAxe, Whatsminer, stock Antminer, LuxOS) subclasses
-:class:`PyasicMiner` and fills in how its firmware is read and commanded. This base:
+:class:`PyasicMiner` and fills in how its firmware is read and commanded. This base builds on
+:class:`~edge_mining.devices.pyasic_core.PyasicCore` (detection in a task of its own, again
+only after the miner was unreachable; every read and command bounded by ``timeout_s``;
+``read`` reports UNREACHABLE rather than raising) and:
 
-- detects the miner once with pyasic's ``get_miner`` (unmodified), in a task of its own so a
-  poll's timeout does not cancel it, and again only after the miner was unreachable (it may
-  come back with other firmware); a family may add its own detection for units pyasic does
-  not recognise (:meth:`PyasicMiner.detect_fallback`) and checks that what it found is its
-  family (a Whatsminer configured as an Avalon is a configuration error, said once);
-- bounds every read and command by ``timeout_s``; ``read`` never raises for an unreachable
-  miner, it reports UNREACHABLE;
+- detects the miner with pyasic's ``get_miner`` (unmodified); a family may add its own
+  detection for units pyasic does not recognise (:meth:`PyasicMiner.detect_fallback`) and
+  checks that what it found is its family (a Whatsminer configured as an Avalon is a
+  configuration error, said once);
 - turns the firmware's mining flag and hashrate into STARTING/STOPPING/MINING/PAUSED/ERROR
   with :class:`~edge_mining.devices.miner_state.TransitionTracker`;
 - handles both kinds of power control: a continuous limit (``constraints``) or discrete
@@ -21,9 +21,7 @@ A family's driver (Avalon, Bitaxe/NerdQAxe, Whatsminer, stock Antminer, LuxOS) s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -32,25 +30,19 @@ from pyasic.errors import APIError
 from pyasic.miners.base import AnyMiner
 from pyasic.miners.factory import miner_factory
 
-from edge_mining.clock import Clock, WallClock
-from edge_mining.config import MinerConfig
 from edge_mining.devices.base import (
     CommandRejected,
     DeviceAuthError,
     DeviceError,
     DeviceUnavailable,
 )
-from edge_mining.devices.miner_state import Observation, TransitionTracker
+from edge_mining.devices.miner_state import Observation
+from edge_mining.devices.pyasic_core import PyasicCore, detection_slots
 from edge_mining.model import MinerState, MinerStatus, PowerLevel
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-MAX_CONCURRENT_DETECTIONS = 32
-_DETECTION_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,53 +67,25 @@ class PowerRange:
     max_w: float
 
 
-class PyasicMiner:
+class PyasicMiner(PyasicCore[Telemetry]):
     """A :class:`~edge_mining.devices.base.MinerDriver` over one pyasic miner object."""
 
+    logger = log
     family: ClassVar[str] = "pyasic"  # the family's name in log lines and errors
     pyasic_classes: ClassVar[tuple[type, ...]] = ()  # what pyasic may detect; () any
     default_username: ClassVar[str] = "root"
     default_password: ClassVar[str] = "root"
 
-    def __init__(
-        self,
-        config: MinerConfig,
-        *,
-        clock: Clock | None = None,
-        timeout_s: float = 5.0,
-        start_timeout_s: float = 180.0,
-        stop_timeout_s: float = 60.0,
-    ) -> None:
-        if not config.host:
-            raise ValueError(f"miner {config.name}: host is required")
-        self.name = config.name
-        self.config = config
-        self.host = config.host
-        self.clock = clock or WallClock()
-        self.timeout_s = timeout_s
-        self.tracker = TransitionTracker(
-            start_timeout_s=start_timeout_s, stop_timeout_s=stop_timeout_s
-        )
-        self.model: str | None = None
-        self.firmware: str | None = None
-        self.serial: str | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # PyasicCore's: config, clock=, timeout_s=...
         self.levels: tuple[PowerLevel, ...] = ()
         self.constraints: PowerRange | None = None
-        self.detections = 0
-        self._miner: AnyMiner | None = None
-        self._lost = False
-        self._detect_task: asyncio.Task[AnyMiner] | None = None
-        self.detect_timeout_s = 6.0 + 3 * timeout_s
         self._command_error: str | None = None  # the last refused level/target, until one works
         self._last: Telemetry | None = None
 
     def __repr__(self) -> str:
         # Never the password.
         return f"{type(self).__name__}(name={self.name!r}, host={self.host!r})"
-
-    @property
-    def label(self) -> str:
-        return f"miner {self.name} ({self.host})"
 
     @property
     def username(self) -> str:
@@ -162,20 +126,10 @@ class PyasicMiner:
 
     # ------------------------------------------------------------------------- reading
 
-    async def read(self) -> MinerState:
-        now = self.clock.now()
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                miner = await self._detected()
-                telemetry = await self.poll(miner)
-        except TimeoutError:
-            if self._detecting:
-                return self._unreachable(now, "detecting the miner", lost=False)
-            return self._unreachable(now, f"no answer within {self.timeout_s:g} s")
-        except DeviceUnavailable as exc:
-            return self._unreachable(now, str(exc))
-        except DeviceError as exc:
-            return self._state(now, MinerStatus.ERROR, errors=(str(exc),))
+    async def _read_telemetry(self, miner: AnyMiner) -> Telemetry:
+        return await self.poll(miner)
+
+    def _reading(self, now: float, telemetry: Telemetry) -> MinerState:
         self._last = telemetry
         status, reason = self.tracker.observe(
             Observation(True, telemetry.hashrate_ths, telemetry.mining_flag), now
@@ -185,12 +139,7 @@ class PyasicMiner:
             errors = (reason, *errors)
         if self._command_error:
             errors = (*errors, self._command_error)
-        return self._state(
-            now,
-            status,
-            telemetry=telemetry,
-            errors=errors,
-        )
+        return self._state(now, status, telemetry=telemetry, errors=errors)
 
     def _state(
         self,
@@ -225,35 +174,10 @@ class PyasicMiner:
             level=t.level if t else None,
         )
 
-    @property
-    def _detecting(self) -> bool:
-        return self._detect_task is not None and not self._detect_task.done()
-
-    def _unreachable(self, now: float, why: str, *, lost: bool = True) -> MinerState:
-        if lost and not self._lost:
-            if why.startswith(self.label):
-                log.warning("%s", why)
-            else:
-                log.warning("%s is unreachable: %s", self.label, why)
-        self._lost = self._lost or lost
-        self.tracker.observe(Observation(False), now)
-        return self._state(now, MinerStatus.UNREACHABLE, errors=(why,))
-
     # ------------------------------------------------------------------------- detection
 
-    async def _detected(self) -> AnyMiner:
-        """The cached pyasic miner; detected on first use and after it was unreachable."""
-        if self._miner is not None and not self._lost:
-            return self._miner
-        task = self._detect_task
-        if task is None or task.done():
-            task = asyncio.create_task(self._detect(), name=f"detect miner {self.name}")
-            task.add_done_callback(_consume_result)
-            self._detect_task = task
-        return await asyncio.shield(task)
-
     async def _detect(self) -> AnyMiner:
-        async with _detection_slots():
+        async with detection_slots():
             async with asyncio.timeout(self.detect_timeout_s):
                 miner = await miner_factory.get_miner(self.host)
                 if miner is None or not self._is_family(miner):
@@ -278,19 +202,6 @@ class PyasicMiner:
 
     def _is_family(self, miner: AnyMiner) -> bool:
         return not self.pyasic_classes or isinstance(miner, self.pyasic_classes)
-
-    async def _require(self) -> AnyMiner:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await self._detected()
-        except TimeoutError:
-            self._lost = True
-            raise DeviceUnavailable(
-                f"{self.label}: no answer within {self.timeout_s:g} s"
-            ) from None
-        except DeviceUnavailable:
-            self._lost = True
-            raise
 
     # ------------------------------------------------------------------------- commands
 
@@ -370,70 +281,35 @@ class PyasicMiner:
             )
         log.info("%s: level %s (%.0f W)", self.label, level.name, level.power_w)
 
-    def clamp(self, watts: float) -> int:
-        """``watts`` inside the miner's range and the configured [min, max]."""
-        low, high = self.config.min_power_w, self.config.max_power_w
-        if self.constraints is not None:
-            low = max(low, self.constraints.min_w)
-            high = min(high, self.constraints.max_w)
-            if low > high:  # the configured range misses the miner's: the miner wins
-                low, high = self.constraints.min_w, self.constraints.max_w
-        return int(round(min(max(watts, low), high)))
-
-    async def close(self) -> None:
-        task, self._detect_task = self._detect_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._miner = None
+    def _miner_range(self) -> tuple[float | None, float | None]:
+        c = self.constraints
+        return (c.min_w, c.max_w) if c is not None else (None, None)
 
     # ------------------------------------------------------------------------- transport
 
     async def guard(self, call: Awaitable[T]) -> T:
         """Run one call to the miner bounded by ``timeout_s``; map failures to driver errors."""
         try:
-            async with asyncio.timeout(self.timeout_s):
-                return await call
-        except TimeoutError:
-            self._lost = True
-            raise DeviceUnavailable(
-                f"{self.label}: no answer within {self.timeout_s:g} s"
-            ) from None
+            return await self._bounded(call)
         except DeviceError:
             raise
         except APIError as exc:
             raise self.api_error(exc) from exc
         except OSError as exc:
-            self._lost = True
+            self._mark_lost()
             raise DeviceUnavailable(f"{self.label}: {exc}") from exc
 
     def api_error(self, exc: APIError) -> DeviceError:
         """A pyasic API error as a driver error (a family may know better)."""
         text = str(exc)
         if "No data returned" in text or "connection" in text.lower():
-            self._lost = True
+            self._mark_lost()
             return DeviceUnavailable(f"{self.label}: {text}")
         return CommandRejected(f"{self.label} refused the command: {text}")
 
     def auth_failed(self, why: str) -> DeviceAuthError:
         log.error("%s refused the credentials of user %r: %s", self.label, self.username, why)
         return DeviceAuthError(f"{self.label} refused the credentials of user {self.username!r}")
-
-
-def _consume_result(task: asyncio.Task[Any]) -> None:
-    """Retrieve a detection task's outcome so an unawaited failure is not reported as lost."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _detection_slots() -> asyncio.Semaphore:
-    """A per-event-loop limit on concurrent detections (each one is CPU-heavy in pyasic)."""
-    loop = asyncio.get_running_loop()
-    slots = _DETECTION_SLOTS.get(loop)
-    if slots is None:
-        slots = _DETECTION_SLOTS[loop] = asyncio.Semaphore(MAX_CONCURRENT_DETECTIONS)
-    return slots
 
 
 def number(value: Any) -> float | None:

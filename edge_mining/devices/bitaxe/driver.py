@@ -126,12 +126,10 @@ class BitaxeDriver(PyasicMiner):
             async with httpx.AsyncClient(transport=settings.transport()) as client:
                 response = await client.request(method, url, timeout=self.timeout_s, **kwargs)
         except httpx.TimeoutException:
-            self._lost = True
-            raise DeviceUnavailable(
-                f"{self.label}: no answer within {self.timeout_s:g} s"
-            ) from None
+            self._mark_lost()
+            raise self._no_answer() from None
         except httpx.HTTPError as exc:
-            self._lost = True
+            self._mark_lost()
             raise DeviceUnavailable(f"{self.label}: {exc}") from exc
         if response.status_code == 404 and path.endswith(("/pause", "/resume")):
             raise CommandRejected(

@@ -17,20 +17,20 @@ Backends, chosen by what pyasic detects:
 - ``pyasic`` (any other miner pyasic knows, or ``driver: pyasic``): telemetry from pyasic's
   ``get_data`` and on/off through ``stop_mining``/``resume_mining`` where pyasic supports them.
 
-The pyasic miner object is detected once and cached; it is detected again only after the miner
-became unreachable (it may come back with other firmware). ``read`` is bounded by
-``timeout_s`` and never raises for an unreachable miner: it reports UNREACHABLE.
+Detection, bounded reads and commands and losses are
+:class:`~edge_mining.devices.pyasic_core.PyasicCore`'s, as for every pyasic family: the pyasic
+miner object is detected once and cached, and detected again only after the miner became
+unreachable (it may come back with other firmware); ``read`` is bounded by ``timeout_s`` and
+never raises for an unreachable miner: it reports UNREACHABLE.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from grpclib import GRPCError, Status
 from pyasic.errors import APIError
@@ -41,8 +41,6 @@ from pyasic.miners.factory import miner_factory
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import MinerStatus as GrpcMinerStatus
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
 
-from edge_mining.clock import Clock, WallClock
-from edge_mining.config import MinerConfig
 from edge_mining.devices.base import (
     CommandRejected,
     DeviceAuthError,
@@ -55,7 +53,8 @@ from edge_mining.devices.braiins.api import (
     read_quick_ramping,
     set_quick_ramping,
 )
-from edge_mining.devices.miner_state import Observation, TransitionTracker
+from edge_mining.devices.miner_state import Observation
+from edge_mining.devices.pyasic_core import PyasicCore, detection_slots
 from edge_mining.devices.redact import add_secret
 from edge_mining.model import MinerState, MinerStatus
 
@@ -63,7 +62,6 @@ from edge_mining.model import MinerState, MinerStatus
 log = logging.getLogger("edge_mining.devices.braiins")
 
 Backend = Literal["boser", "bosminer", "pyasic"]
-T = TypeVar("T")
 
 TELEMETRY_COMMAND = "summary+devs+tunerstatus+temps+fans"
 HEALTHY_CHAIN_STATES = frozenset(
@@ -72,10 +70,6 @@ HEALTHY_CHAIN_STATES = frozenset(
 AUTH_STATUSES = frozenset({Status.UNAUTHENTICATED, Status.PERMISSION_DENIED})
 REFUSAL_STATUSES = frozenset(
     {Status.INVALID_ARGUMENT, Status.FAILED_PRECONDITION, Status.OUT_OF_RANGE}
-)
-MAX_CONCURRENT_DETECTIONS = 32
-_DETECTION_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
 )
 GENERIC_DATA = [
     DataOptions.HASHRATE,
@@ -109,40 +103,15 @@ class Telemetry:
     dps_scaled_w: float | None = None  # the limit DPS holds the miner at, while it does
 
 
-class BraiinsMiner:
+class BraiinsMiner(PyasicCore[Telemetry]):
     """A :class:`~edge_mining.devices.base.MinerDriver` on pyasic."""
 
-    def __init__(
-        self,
-        config: MinerConfig,
-        *,
-        clock: Clock | None = None,
-        timeout_s: float = 5.0,
-        start_timeout_s: float = 180.0,
-        stop_timeout_s: float = 60.0,
-    ) -> None:
-        if not config.host:
-            raise ValueError(f"miner {config.name}: host is required")
-        self.name = config.name
-        self.config = config
-        self.host = config.host
-        self.clock = clock or WallClock()
-        self.timeout_s = timeout_s
-        self.tracker = TransitionTracker(
-            start_timeout_s=start_timeout_s, stop_timeout_s=stop_timeout_s
-        )
+    logger = log
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # PyasicCore's: config, clock=, timeout_s=...
         self.backend: Backend | None = None
         self.constraints: TargetConstraints | None = None
-        self.model: str | None = None
-        self.firmware: str | None = None
-        self.serial: str | None = None
-        self.detections = 0  # how many times pyasic detection ran (for tests and benchmarks)
-        self.losses = 0  # how many times it became unreachable: each one means a re-detection
-        self._miner: AnyMiner | None = None
-        self._lost = False  # unreachable since the last detection: detect again
-        self._detect_task: asyncio.Task[AnyMiner] | None = None
-        # pyasic's factory waits up to 3 s for each of two stages, then we ask two gRPC calls.
-        self.detect_timeout_s = 6.0 + 3 * timeout_s
         self._auth_error: str | None = None
         self._last_status: MinerStatus | None = None  # for a debug line when it changes
         self._initial_flag: bool | None = None
@@ -166,29 +135,14 @@ class BraiinsMiner:
         """Why the miner refused our credentials, while it does."""
         return self._auth_error
 
-    @property
-    def label(self) -> str:
-        return f"miner {self.name} ({self.host})"
-
     # ------------------------------------------------------------------------- reading
 
-    async def read(self) -> MinerState:
-        now = self.clock.now()
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                miner = await self._detected()
-                if self._auth_error is not None and self.backend == "boser":
-                    await self._check_auth(miner)
-                telemetry = await self._poll(miner)
-        except TimeoutError:
-            if self._detecting:
-                # Detection carries on in its task; this poll just could not wait for it.
-                return self._unreachable(now, "detecting the miner", lost=False)
-            return self._unreachable(now, f"no answer within {self.timeout_s:g} s")
-        except DeviceUnavailable as exc:
-            return self._unreachable(now, str(exc))
-        except DeviceError as exc:
-            return self._error(now, str(exc))
+    async def _read_telemetry(self, miner: AnyMiner) -> Telemetry:
+        if self._auth_error is not None and self.backend == "boser":
+            await self._check_auth(miner)
+        return await self._poll(miner)
+
+    def _reading(self, now: float, telemetry: Telemetry) -> MinerState:
         self._last_target_w = telemetry.power_target_w
         self._dps_scaled_w = telemetry.dps_scaled_w
         flag = telemetry.mining_flag
@@ -213,7 +167,7 @@ class BraiinsMiner:
         if status != self._last_status:
             log.debug("%s: %s", self.label, status.value)
             self._last_status = status
-        low, high = self._target_range()
+        low, high = self._miner_range()
         return MinerState(
             name=self.name,
             timestamp=now,
@@ -231,41 +185,12 @@ class BraiinsMiner:
             serial=self.serial,
         )
 
-    def _mark_lost(self) -> None:
-        """Unreachable since the last detection: the next use detects the miner again."""
-        if not self._lost:
-            self._lost = True
-            self.losses += 1
-
-    @property
-    def _detecting(self) -> bool:
-        return self._detect_task is not None and not self._detect_task.done()
-
-    def _unreachable(self, now: float, why: str, *, lost: bool = True) -> MinerState:
-        if lost and not self._lost:
-            if why.startswith(self.label):
-                log.warning("%s", why)
-            else:
-                log.warning("%s is unreachable: %s", self.label, why)
-        if lost:
-            self._mark_lost()
-        self.tracker.observe(Observation(False), now)
+    def _state(self, now: float, status: MinerStatus, *, errors: tuple[str, ...]) -> MinerState:
         return MinerState(
             name=self.name,
             timestamp=now,
-            status=MinerStatus.UNREACHABLE,
-            errors=(why,),
-            model=self.model,
-            firmware=self.firmware,
-            serial=self.serial,
-        )
-
-    def _error(self, now: float, why: str) -> MinerState:
-        return MinerState(
-            name=self.name,
-            timestamp=now,
-            status=MinerStatus.ERROR,
-            errors=(why,),
+            status=status,
+            errors=errors,
             model=self.model,
             firmware=self.firmware,
             serial=self.serial,
@@ -307,23 +232,8 @@ class BraiinsMiner:
 
     # ------------------------------------------------------------------------- detection
 
-    async def _detected(self) -> AnyMiner:
-        """The cached pyasic miner; detected on first use and after it was unreachable.
-
-        Detection runs in a task of its own, so a caller's timeout does not cancel it: with
-        many miners starting at once it carries on across polls instead of starting over.
-        """
-        if self._miner is not None and not self._lost:
-            return self._miner
-        task = self._detect_task
-        if task is None or task.done():
-            task = asyncio.create_task(self._detect(), name=f"detect miner {self.name}")
-            task.add_done_callback(_consume_result)
-            self._detect_task = task
-        return await asyncio.shield(task)
-
     async def _detect(self) -> AnyMiner:
-        async with _detection_slots():
+        async with detection_slots():
             async with asyncio.timeout(self.detect_timeout_s):
                 miner = await miner_factory.get_miner(self.host)
                 if miner is None:
@@ -357,7 +267,7 @@ class BraiinsMiner:
         if self.backend == "bosminer":
             # LuCI's bos/info (port 80) names the release; optional, so errors are ignored.
             try:
-                self.firmware = firmware_name(await self._guard(miner.get_fw_ver()))
+                self.firmware = firmware_name(await self._bounded(miner.get_fw_ver()))
             except (DeviceError, APIError, OSError):
                 self.firmware = None
         if self.backend != "boser":
@@ -441,19 +351,6 @@ class BraiinsMiner:
 
     # ------------------------------------------------------------------------- commands
 
-    async def _require(self) -> AnyMiner:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await self._detected()
-        except TimeoutError:
-            self._mark_lost()
-            raise DeviceUnavailable(
-                f"{self.label}: no answer within {self.timeout_s:g} s"
-            ) from None
-        except DeviceUnavailable:
-            self._mark_lost()
-            raise
-
     async def start(self) -> None:
         """Resume mining (BOSer: start bosminer first if it is not running)."""
         miner = await self._require()
@@ -532,7 +429,7 @@ class BraiinsMiner:
         log.info("%s: power target %d W", self.label, active)
         return float(active)
 
-    def _target_range(self) -> tuple[float | None, float | None]:
+    def _miner_range(self) -> tuple[float | None, float | None]:
         """The targets the miner takes: its constraints, or with hashboard shedding from one
         board's floor to the full machine's ceiling."""
         c = self.constraints
@@ -546,17 +443,6 @@ class BraiinsMiner:
     @property
     def _shedding(self) -> bool:
         return self.config.hashboard_shedding and len(self.board_ids) > 1
-
-    def clamp(self, watts: float) -> int:
-        """``watts`` inside the miner's constraints and the configured [min, max]."""
-        low, high = self.config.min_power_w, self.config.max_power_w
-        miner_low, miner_high = self._target_range()
-        if miner_low is not None and miner_high is not None:
-            low = max(low, miner_low)
-            high = min(high, miner_high)
-            if low > high:  # the configured range misses the miner's: the miner wins
-                low, high = miner_low, miner_high
-        return int(round(min(max(watts, low), high)))
 
     async def _run_boards_for(self, miner: AnyMiner, wanted: int) -> int:
         """With hashboard shedding, enable or disable boards so that ``wanted`` fits them;
@@ -587,18 +473,10 @@ class BraiinsMiner:
         wanted = self.clamp(watts)
         ok = await self._generic_action(miner.set_power_limit(wanted), "set power limit")
         del ok
-        limit = await self._guard(miner.get_wattage_limit())
+        limit = await self._bounded(miner.get_wattage_limit())
         if limit is None or abs(limit - wanted) >= 1:
             raise CommandRejected(f"{self.label}: set {wanted} W but read back {limit}")
         return float(limit)
-
-    async def close(self) -> None:
-        task, self._detect_task = self._detect_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._miner = None
 
     # ------------------------------------------------------------------------- transport
 
@@ -606,24 +484,11 @@ class BraiinsMiner:
         """Run one pyasic gRPC call, mapping failures onto the driver errors."""
         what = getattr(call, "__name__", "gRPC call").replace("_", " ")
         try:
-            return await self._guard(call)
+            return await self._bounded(call)
         except DeviceError:
             raise
         except Exception as exc:
             raise self._translate(exc, what) from exc
-
-    async def _guard(self, call: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await call
-        except TimeoutError:
-            self._mark_lost()
-            raise DeviceUnavailable(
-                f"{self.label}: no answer within {self.timeout_s:g} s"
-            ) from None
-
-    def _no_answer(self) -> DeviceUnavailable:
-        return DeviceUnavailable(f"{self.label}: no answer within {self.timeout_s:g} s")
 
     def _translate(self, exc: BaseException, what: str = "gRPC call") -> DeviceError:
         grpc_error = _find_grpc_error(exc)
@@ -654,7 +519,7 @@ class BraiinsMiner:
 
     async def _rpc_action(self, miner: AnyMiner, command: Literal["pause", "resume"]) -> None:
         try:
-            reply = await self._guard(miner.rpc.send_command(command))
+            reply = await self._bounded(miner.rpc.send_command(command))
         except APIError as exc:
             raise CommandRejected(f"{self.label} refused {command}: {exc}") from exc
         except OSError as exc:
@@ -666,27 +531,12 @@ class BraiinsMiner:
 
     async def _generic_action(self, call: Awaitable[bool], what: str) -> bool:
         try:
-            ok = await self._guard(call)
+            ok = await self._bounded(call)
         except (APIError, OSError) as exc:
             raise DeviceUnavailable(f"{self.label}: {what} failed: {exc}") from exc
         if not ok:
             raise CommandRejected(f"{self.label}: pyasic could not {what} this miner")
         return ok
-
-
-def _consume_result(task: asyncio.Task[Any]) -> None:
-    """Retrieve a detection task's outcome so an unawaited failure is not reported as lost."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _detection_slots() -> asyncio.Semaphore:
-    """A per-event-loop limit on concurrent detections (each one is CPU-heavy in pyasic)."""
-    loop = asyncio.get_running_loop()
-    slots = _DETECTION_SLOTS.get(loop)
-    if slots is None:
-        slots = _DETECTION_SLOTS[loop] = asyncio.Semaphore(MAX_CONCURRENT_DETECTIONS)
-    return slots
 
 
 def firmware_name(version: str | None) -> str | None:
