@@ -15,7 +15,7 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "reports" / "panel"
 
 
 def test_the_report_opens_offline_with_dated_axes(browser, tmp_path, capsys) -> None:
-    # Forty days from the 1st of June: two months, so a summer and a "winter" day.
+    # Forty days from the 1st of June: two months, the sunnier and the darker one.
     args = [
         "backtest", "--weather", WEATHER, "--miner", "S19j Pro", "--policies",
         "edge,seed,export", "--step-min", "30", "--start-day", "151", "--days", "40",
@@ -47,9 +47,15 @@ def test_the_report_opens_offline_with_dated_axes(browser, tmp_path, capsys) -> 
         assert f"{abs(kpis['edge']['gain_vs_export']):,.2f} USD" in value
         ticks = page.evaluate("() => window.reportCharts.map(c => c.axes[0]._values || [])")
         monthly, summer, winter, cumulative = ticks
-        assert {"Jun 23", "Jul 23"} <= set(monthly)
+        assert [t for t in monthly if t] == ["Jun 23", "Jul 23"]  # one label per month's bar
+        titles = page.locator(".seasons h2").all_text_contents()
+        assert titles == ["Sunniest month (Jun)", "Darkest month (Jul)"]  # no "winter" in July
         assert "12:00" in summer and "12:00" in winter
         assert any(re.search(r"Jun|Jul", str(t)) for t in cumulative), cumulative
+        gain_ticks = page.evaluate("() => window.reportCharts[3].axes[1]._values || []")
+        assert len({len(t.rpartition(".")[2]) if "." in t else 0 for t in gain_ticks}) == 1, (
+            gain_ticks  # one number format per axis: not "5.0" beside "10"
+        )
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "backtest-report-1280x800.png"), full_page=True)
         assert errors == []

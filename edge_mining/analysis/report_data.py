@@ -136,9 +136,12 @@ def _typical_days(
     pv_per_month = np.bincount(month_index, weights=first.pv_w, minlength=months)
     order = np.argsort(pv_per_month)
     count = min(3, max(1, months // 2))
-    seasons = [("Typical summer day", order[::-1][:count])]
+    # Over a year the sunniest months are summer (in either hemisphere); over a shorter period
+    # they are only the sunnier part of it, and a "winter" in July would mislead.
+    year = months >= 12
+    seasons = [("Typical summer day" if year else "Sunniest month", order[::-1][:count])]
     if months > 1:
-        seasons.append(("Typical winter day", order[:count]))
+        seasons.append(("Typical winter day" if year else "Darkest month", order[:count]))
     slot = (np.arange(s.steps) % per_day).astype(int)
     hours = [round(i * s.step_s / 3600.0, 3) for i in range(per_day)]
     result = []

@@ -7,6 +7,8 @@
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
   const num = (v, d = 0) => (v == null || !isFinite(v) ? "–" : Number(v).toLocaleString("en", { minimumFractionDigits: d, maximumFractionDigits: d }));
   const money = (v) => (v == null ? "–" : `${v >= 0 ? "+" : "−"}${num(Math.abs(v), 2)} ${cur}`);
+  // As many decimals as the ticks' spacing needs, the same for every tick of an axis.
+  const decimalsOf = (ticks) => { const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1; return step >= 1 ? 0 : step >= 0.1 ? 1 : 2; };
   const colour = (name) => (data.policies.find((p) => p.name === name) || {}).colour || "#495057";
   // The data's times are the site's local time written as UTC: show them as UTC.
   const tzDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
@@ -60,17 +62,19 @@
     for (const [key] of flowSpec.slice(0, 4)) { acc = acc.map((v, i) => v + m[key][i]); stack.push(acc.slice()); }
     // Drawn tallest first, so each part shows above the one below it.
     const order = [3, 2, 1, 0];
-    const series = [{ label: "Month", value: (u, v) => (v == null ? "–" : new Date(v * 1e3).toLocaleDateString("en", { month: "long", year: "numeric", timeZone: "UTC" })) },
+    // One bar per month on a category axis: month i at x = i, labelled by its month.
+    const monthName = (i, style) => (data.months[i] == null ? "" : new Date(data.months[i] * 1e3).toLocaleDateString("en", { month: style, year: style === "long" ? "numeric" : "2-digit", timeZone: "UTC" }));
+    const series = [{ label: "Month", value: (u, v) => (v == null ? "–" : monthName(Math.round(v), "long")) },
       ...order.map((i) => ({ label: flowSpec[i][1], fill: flowSpec[i][2], stroke: flowSpec[i][2], width: 0, paths: bars, points: { show: false },
         value: (u, v, s, idx) => (idx == null ? "–" : `${num(m[flowSpec[i][0]][idx], 0)} kWh`) })),
       { label: "Imported", fill: "#c92a2a", stroke: "#c92a2a", width: 0, paths: bars, points: { show: false },
         value: (u, v, s, idx) => (idx == null ? "–" : `${num(m.imported[idx], 0)} kWh`) }];
-    const values = [data.months, ...order.map((i) => stack[i]), m.imported.map((v) => -v)];
+    const values = [data.months.map((_, i) => i), ...order.map((i) => stack[i]), m.imported.map((v) => -v)];
     monthNode.replaceChildren();
-    const chart = new uPlot({ width: width(monthNode), height: 320, tzDate, series,
-      axes: [{ space: 40, values: (u, ticks) => ticks.map((t) => new Date(t * 1e3).toLocaleDateString("en", { month: "short", year: "2-digit", timeZone: "UTC" })) },
+    const chart = new uPlot({ width: width(monthNode), height: 320, series,
+      axes: [{ space: 40, incrs: [1, 2, 3, 6, 12], values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? monthName(t, "short") : "")) },
         { label: "kWh", size: 60, values: (u, ticks) => ticks.map((v) => num(v, 0)) }],
-      scales: { x: { time: true, range: (u, a, b) => [a - 16 * 86400, b + 16 * 86400] } },
+      scales: { x: { time: false, range: () => [-0.5, data.months.length - 0.5] } },
       cursor: { drag: { x: false, y: false } } }, values, monthNode);
     charts.push(chart);
     for (const b of switcher.children) b.classList.toggle("on", b.dataset.policy === name);
@@ -121,7 +125,7 @@
     axes: [{ space: 60, values: [
       [3600 * 24 * 365, "{YYYY}", null, null, null, null, null, null, 1],
       [3600 * 24 * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
-      [3600 * 24, "{D} {MMM}", "\n{YYYY}", null, null, null, null, null, 1]] }, { label: cur, size: 70, values: (u, ticks) => ticks.map((v) => num(v, Math.abs(v) < 10 ? 1 : 0)) }] },
+      [3600 * 24, "{D} {MMM}", "\n{YYYY}", null, null, null, null, null, 1]] }, { label: cur, size: 70, values: (u, ticks) => ticks.map((v) => num(v, decimalsOf(ticks))) }] },
   [data.day_starts, ...names.map((n) => data.cumulative[n])], cumNode));
 
   window.reportCharts = charts; // for tests and the curious: each chart's uPlot instance
