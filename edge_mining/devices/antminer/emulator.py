@@ -14,15 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
-from edge_mining.clock import Clock
 from edge_mining.devices.antminer.models import MODELS, SLEEP_MODE, StockModel, find_model
-from edge_mining.devices.emulation import bitmain, cgminer, http
+from edge_mining.devices.emulation import bitmain, http
 from edge_mining.devices.emulation.cgminer import CgminerApi, Reply
-from edge_mining.devices.emulation.faults import Faults
-from edge_mining.devices.emulation.machine import HardwareSpec, MinerMachine, PowerCurve
-from edge_mining.devices.emulation.server import EmulatedDevice, Listener
+from edge_mining.devices.emulation.server import EmulatedDevice, EmulatorOptions, Listener, Timing
 
 RPC_PORT = 4028
 WEB_PORT = 80
@@ -34,56 +31,33 @@ POOL_URL = "stratum+tcp://btc.f2pool.com:1314"
 class EmulatedAntminer(EmulatedDevice):
     """One stock-firmware Antminer on one loopback address."""
 
+    default_timing = Timing(warmup_s=30.0, ramp_s=60.0, settle_s=20.0)
+
     def __init__(
         self,
         host: str,
         model: str = "Antminer S19j Pro (stock)",
         *,
-        clock: Clock | None = None,
-        speed: float = 1.0,
         password: str = "root",
-        name: str | None = None,
-        faults: Faults | None = None,
-        mining: bool = True,
-        warmup_s: float = 30.0,
-        ramp_s: float = 60.0,
-        settle_s: float = 20.0,
         rpc_port: int = RPC_PORT,
         web_port: int = WEB_PORT,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        super().__init__(host, clock=clock, speed=speed, name=name, faults=faults)
+        super().__init__(host, **options)
         self.model: StockModel = find_model(model)
         self.rpc_port = rpc_port
         self.web_port = web_port
         self.auth = http.DigestAuth(REALM, "root", password)
         hardware = self.model.hardware
-        modes = self.model.modes
-        self.work_mode = 0 if mining else SLEEP_MODE
+        self.work_mode = 0 if self.mining_at_start else SLEEP_MODE
         self.hashing_mode = 0  # the mode it hashes in when not asleep
-        spec = HardwareSpec(
-            nominal_ths=hardware.nominal_ths,
-            nominal_w=hardware.nominal_w,
-            min_target_w=int(modes[0].power_w),
-            max_target_w=int(modes[-1].power_w),
-            default_target_w=int(self.model.normal.power_w),
+        self.machine = self.level_machine(
+            [(m.power_w, m.hashrate_ths) for m in self.model.modes],
+            default_w=self.model.normal.power_w,
             idle_w=self.model.sleep_w,
+            nominal=(hardware.nominal_w, hardware.nominal_ths),
             hashboards=hardware.chains,
             fans=hardware.fans,
-        )
-        curve = (
-            PowerCurve(tuple((m.power_w, m.hashrate_ths) for m in modes))
-            if len(modes) > 1
-            else None
-        )
-        self.machine = MinerMachine(
-            spec,
-            self.clock,
-            warmup_s=warmup_s,
-            ramp_s=ramp_s,
-            settle_s=settle_s,
-            mining=mining,
-            seed=self.seed,
-            curve=curve,
         )
         self.blinking = False
         self.pools = [{"url": POOL_URL, "user": f"edgemining.{self.seed % 1000}", "pass": "x"}]
@@ -100,18 +74,8 @@ class EmulatedAntminer(EmulatedDevice):
 
     def listeners(self) -> Sequence[Listener]:
         return [
-            Listener(
-                "cgminer API",
-                self.rpc_port,
-                partial(
-                    cgminer.serve_connection, self.host, self.api.respond, delay=self.reply_delay
-                ),
-            ),
-            Listener(
-                "web",
-                self.web_port,
-                partial(http.serve_connection, self.host, self._web, delay=self.reply_delay),
-            ),
+            self.cgminer_listener(self.rpc_port, self.api.respond),
+            self.web_listener(self.web_port, self._web),
         ]
 
     # ------------------------------------------------------------------- cgminer API

@@ -23,20 +23,14 @@ import hashlib
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
-from edge_mining.clock import Clock
 from edge_mining.devices.avalon.models import MODELS, AvalonLevel, AvalonModel, find_model
-from edge_mining.devices.emulation import cgminer, http
+from edge_mining.devices.emulation import http
 from edge_mining.devices.emulation.cgminer import CgminerApi, Reply
-from edge_mining.devices.emulation.faults import Faults
-from edge_mining.devices.emulation.machine import (
-    HardwareSpec,
-    MinerMachine,
-    PowerCurve,
-    TargetRefused,
-)
-from edge_mining.devices.emulation.server import EmulatedDevice, Listener
+from edge_mining.devices.emulation.cgminer_summary import mhs, summary_item
+from edge_mining.devices.emulation.machine import TargetRefused
+from edge_mining.devices.emulation.server import EmulatedDevice, EmulatorOptions, Listener
 
 RPC_PORT = 4028
 WEB_PORT = 80
@@ -55,49 +49,23 @@ class EmulatedAvalon(EmulatedDevice):
         host: str,
         model: str = "Avalon Q",
         *,
-        clock: Clock | None = None,
-        speed: float = 1.0,
         password: str = "admin",
-        name: str | None = None,
-        faults: Faults | None = None,
-        mining: bool = True,
         level: str | None = None,
-        warmup_s: float = 10.0,
-        ramp_s: float = 30.0,
-        settle_s: float = 20.0,
         rpc_port: int = RPC_PORT,
         web_port: int | None = WEB_PORT,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        super().__init__(host, clock=clock, speed=speed, name=name, faults=faults)
+        super().__init__(host, **options)
         self.model: AvalonModel = find_model(model)
         self.password = password
         self.rpc_port = rpc_port
         self.web_port = web_port
         self.level: AvalonLevel = self.model.level(level or self.model.default_level)
-        levels = self.model.levels
-        spec = HardwareSpec(
-            nominal_ths=self.model.nominal.hashrate_ths,
-            nominal_w=self.model.nominal.power_w,
-            min_target_w=int(levels[0].power_w),
-            max_target_w=int(levels[-1].power_w),
-            default_target_w=int(self.level.power_w),
+        self.machine = self.level_machine(
+            [(lv.power_w, lv.hashrate_ths) for lv in self.model.levels],
+            default_w=self.level.power_w,
             idle_w=self.model.standby_w,
             fans=self.model.fans,
-        )
-        curve = (
-            PowerCurve(tuple((lv.power_w, lv.hashrate_ths) for lv in levels))
-            if len(levels) > 1
-            else None
-        )
-        self.machine = MinerMachine(
-            spec,
-            self.clock,
-            warmup_s=warmup_s,
-            ramp_s=ramp_s,
-            settle_s=settle_s,
-            mining=mining,
-            seed=self.seed,
-            curve=curve,
         )
         # Mini 3 only: what the heat is for (0 heating, 1 mining, 2 night); no effect on power.
         self.purpose = 0
@@ -121,27 +89,9 @@ class EmulatedAvalon(EmulatedDevice):
     # ------------------------------------------------------------------- listeners
 
     def listeners(self) -> Sequence[Listener]:
-        listeners = [
-            Listener(
-                "cgminer API",
-                self.rpc_port,
-                partial(
-                    cgminer.serve_connection,
-                    self.host,
-                    self.api.respond,
-                    delay=self.reply_delay,
-                ),
-            )
-        ]
+        listeners = [self.cgminer_listener(self.rpc_port, self.api.respond)]
         if self.web_port is not None:
-            listeners.append(
-                Listener(
-                    "web",
-                    self.web_port,
-                    partial(http.serve_connection, self.host, self._web, delay=self.reply_delay),
-                    required=False,
-                )
-            )
+            listeners.append(self.web_listener(self.web_port, self._web, required=False))
         return listeners
 
     # ------------------------------------------------------------------- identity
@@ -190,40 +140,7 @@ class EmulatedAvalon(EmulatedDevice):
     # ------------------------------------------------------------------- telemetry
 
     def _summary(self, _parameter: str | None) -> Reply:
-        m = self.machine
-        elapsed = int(m.bosminer_uptime_s)
-        accepted = m.counters.accepted
-        item = {
-            "Elapsed": elapsed,
-            "MHS av": round(m.counters.total_mh / elapsed, 2) if elapsed else 0.0,
-            "MHS 5s": _mhs(m.hashrate_5s_ths),
-            "MHS 1m": _mhs(m.hashrate_1m_ths),
-            "MHS 5m": _mhs(m.hashrate_5m_ths),
-            "MHS 15m": _mhs(m.hashrate_15m_ths),
-            "Found Blocks": 0,
-            "Getworks": accepted // 4,
-            "Accepted": accepted,
-            "Rejected": m.counters.rejected,
-            "Hardware Errors": 0,
-            "Utility": 0.0,
-            "Discarded": 0,
-            "Stale": 0,
-            "Get Failures": 0,
-            "Local Work": accepted * 8,
-            "Remote Failures": 0,
-            "Network Blocks": 0,
-            "Total MH": round(m.counters.total_mh, 0),
-            "Work Utility": 0.0,
-            "Difficulty Accepted": float(accepted * 8192),
-            "Difficulty Rejected": 0.0,
-            "Difficulty Stale": 0.0,
-            "Best Share": 0,
-            "Device Hardware%": 0.0,
-            "Device Rejected%": 0.0,
-            "Pool Rejected%": 0.0,
-            "Pool Stale%": 0.0,
-            "Last getwork": int(time.time()),
-        }
+        item = summary_item(self.machine, share_difficulty=8192)
         return Reply(11, "Summary", {"SUMMARY": [item]})
 
     def _devs(self, _parameter: str | None) -> Reply:
@@ -235,11 +152,11 @@ class EmulatedAvalon(EmulatedDevice):
             "Enabled": "Y",
             "Status": "Alive",
             "Temperature": -273.0,
-            "MHS av": _mhs(m.hashrate_1m_ths),
-            "MHS 30s": _mhs(m.hashrate_5s_ths),
-            "MHS 1m": _mhs(m.hashrate_1m_ths),
-            "MHS 5m": _mhs(m.hashrate_5m_ths),
-            "MHS 15m": _mhs(m.hashrate_15m_ths),
+            "MHS av": mhs(m.hashrate_1m_ths),
+            "MHS 30s": mhs(m.hashrate_5s_ths),
+            "MHS 1m": mhs(m.hashrate_1m_ths),
+            "MHS 5m": mhs(m.hashrate_5m_ths),
+            "MHS 15m": mhs(m.hashrate_15m_ths),
             "Accepted": m.counters.accepted,
             "Rejected": 0,
             "Hardware Errors": 0,
@@ -619,10 +536,6 @@ class EmulatedAvalon(EmulatedDevice):
             )
             return http.Response.text(f"minerinfoCallback({info});")
         return http.NOT_FOUND
-
-
-def _mhs(ths: float) -> float:
-    return round(ths * 1e6, 2)
 
 
 def _is_int(text: str) -> bool:

@@ -18,19 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
-from edge_mining.clock import Clock
 from edge_mining.devices.bitaxe.models import BOARDS, EspMinerBoard, find_board
 from edge_mining.devices.emulation import http
-from edge_mining.devices.emulation.faults import Faults
-from edge_mining.devices.emulation.machine import (
-    HardwareSpec,
-    MinerMachine,
-    PowerCurve,
-    TargetRefused,
-)
-from edge_mining.devices.emulation.server import EmulatedDevice, Listener
+from edge_mining.devices.emulation.machine import HardwareSpec, PowerCurve, TargetRefused
+from edge_mining.devices.emulation.server import EmulatedDevice, EmulatorOptions, Listener, Timing
 
 WEB_PORT = 80
 AXEOS_PAGE = (
@@ -48,23 +41,18 @@ NERDQAXE_PAGE = (
 class EmulatedEspMiner(EmulatedDevice):
     """One Bitaxe or NerdQAxe on one loopback address."""
 
+    default_timing = Timing(warmup_s=8.0, ramp_s=10.0, settle_s=5.0)
+
     def __init__(
         self,
         host: str,
         model: str = "Bitaxe Gamma",
         *,
-        clock: Clock | None = None,
-        speed: float = 1.0,
         password: str = "",
-        name: str | None = None,
-        faults: Faults | None = None,
-        mining: bool = True,
-        warmup_s: float = 8.0,
-        ramp_s: float = 10.0,
-        settle_s: float = 5.0,
         web_port: int = WEB_PORT,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        super().__init__(host, clock=clock, speed=speed, name=name, faults=faults)
+        super().__init__(host, **options)
         del password  # ESP-Miner's API has no login: it trusts the local network
         self.board: EspMinerBoard = find_board(model)
         board = self.board
@@ -89,16 +77,7 @@ class EmulatedEspMiner(EmulatedDevice):
                 (top, board.hashrate_ths(high * 1.5)),
             )
         )
-        self.machine = MinerMachine(
-            spec,
-            self.clock,
-            warmup_s=warmup_s,
-            ramp_s=ramp_s,
-            settle_s=settle_s,
-            mining=mining,
-            seed=self.seed,
-            curve=curve,
-        )
+        self.machine = self.new_machine(spec, curve)
         self.hostname = ("nerdqaxe-" if board.nerdqaxe else "bitaxe-") + f"{self.seed % 10000:04d}"
         self.settings: dict[str, Any] = {
             "stratumURL": "public-pool.io",
@@ -112,13 +91,7 @@ class EmulatedEspMiner(EmulatedDevice):
         self.started_wall = time.time()
 
     def listeners(self) -> Sequence[Listener]:
-        return [
-            Listener(
-                "web",
-                self.web_port,
-                partial(http.serve_connection, self.host, self._web, delay=self.reply_delay),
-            )
-        ]
+        return [self.web_listener(self.web_port, self._web)]
 
     # ------------------------------------------------------------------- telemetry
 

@@ -15,19 +15,12 @@ import secrets
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
-from edge_mining.clock import Clock
-from edge_mining.devices.emulation import bitmain, cgminer
+from edge_mining.devices.emulation import bitmain
 from edge_mining.devices.emulation.cgminer import CgminerApi, Reply
-from edge_mining.devices.emulation.faults import Faults
-from edge_mining.devices.emulation.machine import (
-    HardwareSpec,
-    MinerMachine,
-    PowerCurve,
-    TargetRefused,
-)
-from edge_mining.devices.emulation.server import EmulatedDevice, Listener
+from edge_mining.devices.emulation.machine import TargetRefused
+from edge_mining.devices.emulation.server import EmulatedDevice, EmulatorOptions, Listener
 from edge_mining.devices.luxos.models import MODELS, LuxModel, LuxProfile, find_model
 
 RPC_PORT = 4028
@@ -43,45 +36,25 @@ class EmulatedLuxOS(EmulatedDevice):
         host: str,
         model: str = "Antminer S19j Pro (LuxOS)",
         *,
-        clock: Clock | None = None,
-        speed: float = 1.0,
         password: str = "",
-        name: str | None = None,
-        faults: Faults | None = None,
-        mining: bool = True,
-        warmup_s: float = 10.0,
-        ramp_s: float = 30.0,
-        settle_s: float = 20.0,
         rpc_port: int = RPC_PORT,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        super().__init__(host, clock=clock, speed=speed, name=name, faults=faults)
+        super().__init__(host, **options)
         del password  # LuxOS's API sessions need no password
         self.model: LuxModel = find_model(model)
         self.rpc_port = rpc_port
         profile = self.model.profile(self.model.default_profile)
         assert profile is not None
         self.profile: LuxProfile = profile
-        profiles = self.model.profiles
         hardware = self.model.hardware
-        spec = HardwareSpec(
-            nominal_ths=hardware.nominal_ths,
-            nominal_w=hardware.nominal_w,
-            min_target_w=profiles[0].watts,
-            max_target_w=profiles[-1].watts,
-            default_target_w=profile.watts,
+        self.machine = self.level_machine(
+            [(float(p.watts), p.hashrate_ths) for p in self.model.profiles],
+            default_w=profile.watts,
             idle_w=self.model.sleep_w,
+            nominal=(hardware.nominal_w, hardware.nominal_ths),
             hashboards=hardware.chains,
             fans=hardware.fans,
-        )
-        self.machine = MinerMachine(
-            spec,
-            self.clock,
-            warmup_s=warmup_s,
-            ramp_s=ramp_s,
-            settle_s=settle_s,
-            mining=mining,
-            seed=self.seed,
-            curve=PowerCurve(tuple((float(p.watts), p.hashrate_ths) for p in profiles)),
         )
         self.atm_enabled = False
         self.session_id = ""
@@ -111,15 +84,7 @@ class EmulatedLuxOS(EmulatedDevice):
         )
 
     def listeners(self) -> Sequence[Listener]:
-        return [
-            Listener(
-                "cgminer API",
-                self.rpc_port,
-                partial(
-                    cgminer.serve_connection, self.host, self.api.respond, delay=self.reply_delay
-                ),
-            )
-        ]
+        return [self.cgminer_listener(self.rpc_port, self.api.respond)]
 
     def on_reconnect(self) -> None:
         self.session_id = ""  # a reboot ends the session

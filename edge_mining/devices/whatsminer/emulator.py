@@ -20,17 +20,14 @@ import string
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from passlib.hash import md5_crypt
 
-from edge_mining.clock import Clock
 from edge_mining.devices.emulation import cgminer
 from edge_mining.devices.emulation.cgminer import CgminerApi, Reply
-from edge_mining.devices.emulation.faults import Faults
-from edge_mining.devices.emulation.machine import HardwareSpec, MinerMachine, PowerCurve
-from edge_mining.devices.emulation.server import EmulatedDevice, Listener
+from edge_mining.devices.emulation.server import EmulatedDevice, EmulatorOptions, Listener, Timing
 from edge_mining.devices.whatsminer.models import MODELS, PowerMode, WhatsminerModel, find_model
 
 RPC_PORT = 4028
@@ -70,49 +67,32 @@ def decrypt(key: str, data: str) -> dict[str, Any]:
 class EmulatedWhatsminer(EmulatedDevice):
     """One Whatsminer on one loopback address."""
 
+    default_timing = Timing(warmup_s=20.0, ramp_s=40.0, settle_s=20.0)
+
     def __init__(
         self,
         host: str,
         model: str = "Whatsminer M30S+",
         *,
-        clock: Clock | None = None,
-        speed: float = 1.0,
         password: str = "admin",
-        name: str | None = None,
-        faults: Faults | None = None,
-        mining: bool = True,
         write_enabled: bool = True,
-        warmup_s: float = 20.0,
-        ramp_s: float = 40.0,
-        settle_s: float = 20.0,
         rpc_port: int = RPC_PORT,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        super().__init__(host, clock=clock, speed=speed, name=name, faults=faults)
+        super().__init__(host, **options)
         self.model: WhatsminerModel = find_model(model)
         self.password = password
         self.write_enabled = write_enabled
         self.rpc_port = rpc_port
         self.mode: PowerMode = self.model.normal
         m = self.model
-        spec = HardwareSpec(
-            nominal_ths=m.normal.hashrate_ths,
-            nominal_w=m.normal.power_w,
-            min_target_w=int(m.modes[0].power_w),
-            max_target_w=int(m.modes[-1].power_w),
-            default_target_w=int(m.normal.power_w),
+        self.machine = self.level_machine(
+            [(p.power_w, p.hashrate_ths) for p in m.modes],
+            default_w=m.normal.power_w,
             idle_w=m.off_w,
+            nominal=(m.normal.power_w, m.normal.hashrate_ths),
             hashboards=m.boards,
             fans=2,
-        )
-        self.machine = MinerMachine(
-            spec,
-            self.clock,
-            warmup_s=warmup_s,
-            ramp_s=ramp_s,
-            settle_s=settle_s,
-            mining=mining,
-            seed=self.seed,
-            curve=PowerCurve(tuple((p.power_w, p.hashrate_ths) for p in m.modes)),
         )
         self._salt = "".join(secrets.choice(SALT_ALPHABET) for _ in range(8))
         # Tokens issued: time string -> issue time (monotonic).
@@ -139,16 +119,8 @@ class EmulatedWhatsminer(EmulatedDevice):
 
     def listeners(self) -> Sequence[Listener]:
         return [
-            Listener(
-                "btminer API",
-                self.rpc_port,
-                partial(
-                    cgminer.serve_connection,
-                    self.host,
-                    self.api.respond,
-                    delay=self.reply_delay,
-                    raw=self.raw_request,
-                ),
+            self.cgminer_listener(
+                self.rpc_port, self.api.respond, name="btminer API", raw=self.raw_request
             )
         ]
 
