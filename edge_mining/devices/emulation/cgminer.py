@@ -1,5 +1,6 @@
-"""The cgminer-style API on TCP 4028 that most firmwares keep (Avalon, LuxOS, stock Antminer,
-Whatsminer): its framing, status blocks and the two request forms.
+"""The cgminer-style API on TCP 4028 that most firmwares keep (BraiinsOS, Avalon, LuxOS, stock
+Antminer, Whatsminer): its framing, status blocks and the two request forms (BOSminer takes
+JSON only).
 
 One request per connection, then the miner closes it, exactly what pyasic's RPC client and its
 miner factory expect:
@@ -89,11 +90,14 @@ class CgminerApi:
         handlers: Mapping[str, Handler],
         *,
         joinable: bool = True,
+        plain_text: bool = True,
         when: Callable[[], float] = time.time,
     ) -> None:
         self.description = description  # "cgminer 4.11.1", "LUXminer"...
         self.handlers = dict(handlers)
         self.joinable = joinable
+        # False: JSON only (BOSminer); anything else is answered as an invalid JSON command.
+        self.plain_text = plain_text
         self.when = when
 
     def status_block(self, reply: Reply) -> dict[str, Any]:
@@ -126,6 +130,8 @@ class CgminerApi:
             else:
                 body = self.as_json(self.answer(request.command, request.parameter))
             return json.dumps(body).encode() + b"\x00"
+        if not self.plain_text:
+            return json.dumps(self.as_json(INVALID_COMMAND)).encode() + b"\x00"
         return self.as_text(self.answer(request.command, request.parameter)).encode() + b"\x00"
 
     def as_text(self, reply: Reply) -> str:

@@ -1,27 +1,24 @@
-"""The cgminer-style JSON API of BOSminer/BOSer on TCP 4028.
+"""The cgminer-style JSON API of BOSminer/BOSer on TCP 4028: what its commands answer.
 
-One JSON request per connection (``{"command": "summary"}``, several joined with ``+``), one
-JSON reply terminated by a NUL byte, then the miner closes the connection — exactly what
-pyasic's RPC client and its miner factory expect. Reply shapes follow BOSminer's API.
+The framing (one JSON request per connection, several commands joined with ``+``, a reply
+terminated by a NUL byte, then the connection closed: exactly what pyasic's RPC client and its
+miner factory expect) is the one every firmware's API shares,
+:class:`~edge_mining.devices.emulation.cgminer.CgminerApi`. Reply shapes follow BOSminer's API.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from edge_mining.devices.emulation.cgminer import CgminerApi, Handler, Reply
+from edge_mining.devices.emulation.cgminer_summary import mhs, summary_item
+
 if TYPE_CHECKING:
     from edge_mining.devices.braiins.emulator.server import EmulatedMiner
 
-log = logging.getLogger(__name__)
-
 API_VERSION = "3.7"
-MAX_REQUEST_BYTES = 65536
-REQUEST_TIMEOUT_S = 5.0
 
 # cgminer status codes for each command's success message.
 _CODES = {
@@ -40,62 +37,8 @@ _CODES = {
 }
 
 
-def _status(miner: EmulatedMiner, command: str, n: int = 0, ok: bool = True) -> list[dict]:
-    code, msg = _CODES.get(command, (14, "Invalid command"))
-    return [
-        {
-            "STATUS": "S" if ok else "E",
-            "When": int(time.time()),
-            "Code": code if ok else 14,
-            "Msg": msg.format(n=n, name=miner.rpc_name) if ok else "Invalid command",
-            "Description": miner.rpc_description,
-        }
-    ]
-
-
-def _mhs(ths: float) -> float:
-    return round(ths * 1e6, 2)
-
-
 def _summary(miner: EmulatedMiner) -> dict[str, Any]:
-    m = miner.machine
-    elapsed = int(m.bosminer_uptime_s)
-    total_mh = m.counters.total_mh
-    return {
-        "SUMMARY": [
-            {
-                "Elapsed": elapsed,
-                "MHS av": round(total_mh / elapsed, 2) if elapsed else 0.0,
-                "MHS 5s": _mhs(m.hashrate_5s_ths),
-                "MHS 1m": _mhs(m.hashrate_1m_ths),
-                "MHS 5m": _mhs(m.hashrate_5m_ths),
-                "MHS 15m": _mhs(m.hashrate_15m_ths),
-                "Found Blocks": 0,
-                "Getworks": m.counters.accepted // 4,
-                "Accepted": m.counters.accepted,
-                "Rejected": m.counters.rejected,
-                "Hardware Errors": m.counters.hardware_errors,
-                "Utility": 0.0,
-                "Discarded": 0,
-                "Stale": 0,
-                "Get Failures": 0,
-                "Local Work": m.counters.accepted * 8,
-                "Remote Failures": 0,
-                "Network Blocks": 0,
-                "Total MH": round(total_mh, 0),
-                "Work Utility": 0.0,
-                "Difficulty Accepted": float(m.counters.accepted * 65536),
-                "Difficulty Rejected": 0.0,
-                "Difficulty Stale": 0.0,
-                "Best Share": 0,
-                "Device Hardware%": 0.0,
-                "Device Rejected%": 0.0,
-                "Pool Rejected%": 0.0,
-                "Pool Stale%": 0.0,
-                "Last getwork": int(time.time()),
-            }
-        ]
-    }
+    return {"SUMMARY": [summary_item(miner.machine, share_difficulty=65536)]}
 
 
 def _board_ids(miner: EmulatedMiner) -> range:
@@ -122,11 +65,11 @@ def _devs(miner: EmulatedMiner) -> dict[str, Any]:
                 "Enabled": "Y" if on else "N",
                 "Status": "Alive" if on else "Disabled",
                 "Temperature": m.board_temperature_c(index),
-                "MHS av": _mhs(share * share_1m),
-                "MHS 5s": _mhs(share * share_5s),
-                "MHS 1m": _mhs(share * share_1m),
-                "MHS 5m": _mhs(share * m.hashrate_5m_ths / boards),
-                "MHS 15m": _mhs(share * m.hashrate_15m_ths / boards),
+                "MHS av": mhs(share * share_1m),
+                "MHS 5s": mhs(share * share_5s),
+                "MHS 1m": mhs(share * share_1m),
+                "MHS 5m": mhs(share * m.hashrate_5m_ths / boards),
+                "MHS 15m": mhs(share * m.hashrate_15m_ths / boards),
                 "Accepted": int(share * m.counters.accepted // boards),
                 "Rejected": 0,
                 "Hardware Errors": 0,
@@ -142,7 +85,7 @@ def _devs(miner: EmulatedMiner) -> dict[str, Any]:
                 "Device Hardware%": 0.0,
                 "Device Rejected%": 0.0,
                 "Device Elapsed": int(m.bosminer_uptime_s),
-                "Nominal MHS": _mhs(share * nominal),
+                "Nominal MHS": mhs(share * nominal),
             }
         )
     return {"DEVS": devs}
@@ -318,62 +261,17 @@ COMMANDS: dict[str, Callable[[EmulatedMiner], dict[str, Any]]] = {
 }
 
 
-def respond(miner: EmulatedMiner, request: dict[str, Any]) -> dict[str, Any]:
-    """The reply to one decoded request (single or ``+``-joined multi-command)."""
-    command = str(request.get("command", ""))
-    names = [name for name in command.split("+") if name]
-    if len(names) > 1:
-        reply: dict[str, Any] = {name: [_single(miner, name)] for name in names}
-        reply["id"] = 1
-        return reply
-    return _single(miner, names[0] if names else "")
+def build_api(miner: EmulatedMiner) -> CgminerApi:
+    """``miner``'s API: each command's data with its status code and message."""
 
+    def handler(name: str, body_of: Callable[[EmulatedMiner], dict[str, Any]]) -> Handler:
+        code, msg = _CODES[name]
 
-def _single(miner: EmulatedMiner, name: str) -> dict[str, Any]:
-    handler = COMMANDS.get(name)
-    if handler is None:
-        return {"STATUS": _status(miner, name, ok=False), "id": 1}
-    body = handler(miner)
-    return {"STATUS": _status(miner, name, _count(body)), **body, "id": 1}
+        def answer(_parameter: str | None) -> Reply:
+            body = body_of(miner)
+            return Reply(code, msg.format(n=_count(body), name=miner.rpc_name), body)
 
+        return answer
 
-async def handle_connection(
-    miner: EmulatedMiner, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    """Serve one request on one connection, then close it (as BOSminer does)."""
-    try:
-        request = await asyncio.wait_for(_read_request(reader), REQUEST_TIMEOUT_S)
-        if request is None:
-            return
-        if miner.faults.slow_s:
-            await asyncio.sleep(miner.faults.slow_s)
-        reply = respond(miner, request)
-        writer.write(json.dumps(reply).encode() + b"\x00")
-        await writer.drain()
-    except (TimeoutError, ConnectionError, OSError) as exc:
-        log.debug("%s: cgminer API connection dropped: %s", miner.host, exc)
-    finally:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
-
-
-async def _read_request(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    """Read until a whole JSON object arrived (clients send no terminator)."""
-    data = b""
-    while len(data) < MAX_REQUEST_BYTES:
-        chunk = await reader.read(4096)
-        if not chunk:
-            break
-        data += chunk
-        try:
-            decoded = json.loads(data.rstrip(b"\x00").decode())
-        except (ValueError, UnicodeDecodeError):
-            continue
-        return decoded if isinstance(decoded, dict) else {}
-    if data:
-        log.info("malformed cgminer API request (%d bytes)", len(data))
-        return {}
-    return None
+    handlers = {name: handler(name, body_of) for name, body_of in COMMANDS.items()}
+    return CgminerApi(miner.rpc_description, handlers, plain_text=False)

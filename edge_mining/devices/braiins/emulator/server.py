@@ -11,95 +11,67 @@ the plant simulator (the fleet and the loopback helpers are shared by every emul
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import logging
+from collections.abc import Sequence
 from functools import partial
+from typing import Unpack
 
-import asyncssh
 from grpclib.server import Server
 
-from edge_mining.clock import Clock, ScaledClock, WallClock
 from edge_mining.devices.braiins.emulator import cgminer_api, grpc_api, ssh, web
-from edge_mining.devices.braiins.emulator.machine import (
-    Credentials,
-    Faults,
-    MinerMachine,
-    find_model,
+from edge_mining.devices.braiins.emulator.machine import Credentials, MinerMachine, find_model
+from edge_mining.devices.emulation.server import (
+    BACKLOG,
+    EmulatedDevice,
+    EmulatorOptions,
+    Listener,
+    PowerCallback,
+    emulator_clock,
+    loopback_hosts,
 )
-from edge_mining.devices.emulation.server import LOOPBACK, PowerCallback, loopback_hosts
 from edge_mining.devices.emulation.server import EmulatorFleet as SharedFleet
-
-log = logging.getLogger(__name__)
+from edge_mining.devices.emulation.server import Server as Listening
 
 RPC_PORT = 4028
 GRPC_PORT = 50051
 WEB_PORT = 80
 SSH_PORT = 22
-BACKLOG = 512
 
 BOSER_VERSION = "2023-11-09-0-c5cdc1c5-23.10-plus"
 BOSMINER_VERSION = "2022-09-27-0-8f3ee5b4-22.08-plus"
 
 
-class EmulatedMiner:
+class EmulatedMiner(EmulatedDevice):
     """One BraiinsOS miner on one loopback address."""
+
+    machine: MinerMachine
 
     def __init__(
         self,
         host: str,
         model: str = "S19j Pro",
         *,
-        clock: Clock | None = None,
-        speed: float = 1.0,
         username: str = "root",
         password: str = "root",
-        name: str | None = None,
-        faults: Faults | None = None,
-        mining: bool = True,
-        warmup_s: float = 10.0,
-        ramp_s: float = 30.0,
-        settle_s: float = 20.0,
         rpc_port: int = RPC_PORT,
         grpc_port: int = GRPC_PORT,
         web_port: int | None = WEB_PORT,
         ssh_port: int | None = SSH_PORT,
-        seed: int | None = None,
         api_version: tuple[int, int, int] = (1, 11, 0),
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        address = ipaddress.IPv4Address(host)
-        if address not in LOOPBACK:
-            raise ValueError(f"{host} is not a loopback address (127.0.0.0/8)")
-        self.host = host
+        super().__init__(host, **options)
         self.spec = find_model(model)
-        if clock is None:
-            clock = ScaledClock(WallClock().now(), speed) if speed != 1.0 else WallClock()
-        self.clock = clock
-        self.name = name or f"miner-{host.replace('.', '-')}"
         self.hostname = f"bos-{host.replace('.', '-')}"
         self.credentials = Credentials(username=username, password=password)
-        self.faults = faults or Faults()
         # The public API version it speaks: quick ramping from 1.7, the efficiency profile
         # from 1.11 (older versions answer those calls UNIMPLEMENTED).
         self.api_version = api_version
-        self.machine = MinerMachine(
-            self.spec,
-            clock,
-            warmup_s=warmup_s,
-            ramp_s=ramp_s,
-            settle_s=settle_s,
-            mining=mining,
-            seed=int(address) if seed is None else seed,
-        )
+        self.machine = MinerMachine(self.spec, self.clock, **self.machine_options())
+        self.api = cgminer_api.build_api(self)
         self.rpc_port = rpc_port
         self.grpc_port = grpc_port
         self.web_port = web_port
         self.ssh_port = ssh_port if self.spec.legacy else None  # BOSer clients use gRPC
-        self._rpc_server: asyncio.Server | None = None
-        self._web_server: asyncio.Server | None = None
-        self._grpc_server: Server | None = None
-        self._ssh_server: asyncssh.SSHAcceptor | None = None
-        self._started = False
 
     # ------------------------------------------------------------------- identity strings
 
@@ -123,96 +95,34 @@ class EmulatedMiner:
     def bos_version(self) -> str:
         return BOSMINER_VERSION if self.legacy else BOSER_VERSION
 
-    # ------------------------------------------------------------------- lifecycle
+    # ------------------------------------------------------------------- listeners
 
-    @property
-    def listening(self) -> bool:
-        return self._rpc_server is not None
-
-    async def start(self) -> None:
-        """Bind the listeners (unless the unreachable fault is set)."""
-        self._started = True
-        if not self.faults.unreachable:
-            await self._bind()
-
-    async def close(self) -> None:
-        self._started = False
-        await self._unbind()
-
-    async def set_unreachable(self, unreachable: bool) -> None:
-        """Take the miner off the network (listeners closed) or bring it back.
-
-        Coming back is a reboot as far as clients can tell: every issued token is void.
-        """
-        self.faults.unreachable = unreachable
-        if unreachable:
-            await self._unbind()
-        else:
-            self.credentials.revoke_all()
-            if self._started and not self.listening:
-                await self._bind()
-
-    async def _bind(self) -> None:
-        try:
-            self._rpc_server = await asyncio.start_server(
-                partial(cgminer_api.handle_connection, self),
-                self.host,
-                self.rpc_port,
-                backlog=BACKLOG,
-                reuse_address=True,
-            )
-            if not self.legacy:
-                grpc_server = grpc_api.build_server(self)
-                await grpc_server.start(
-                    self.host, self.grpc_port, backlog=BACKLOG, reuse_address=True
-                )
-                self._grpc_server = grpc_server
-        except BaseException:
-            await self._unbind()
-            raise
+    def listeners(self) -> Sequence[Listener]:
+        """The cgminer API and gRPC (BOSer only) are required; the web page (port 80 needs
+        privileges; pyasic also identifies BraiinsOS on 4028) and SSH are not."""
+        listeners = [self.cgminer_listener(self.rpc_port, self.api.respond)]
+        if not self.legacy:
+            listeners.append(Listener("gRPC API", self.grpc_port, self._open_grpc))
         if self.web_port is not None:
-            try:
-                self._web_server = await asyncio.start_server(
-                    partial(web.handle_connection, self),
-                    self.host,
-                    self.web_port,
-                    backlog=BACKLOG,
-                    reuse_address=True,
-                )
-            except OSError as exc:
-                # Port 80 needs privileges; pyasic also identifies BraiinsOS on 4028.
-                log.info("%s: web page on port %s not served: %s", self.host, self.web_port, exc)
-                self.web_port = None
+            web_page = partial(web.route, self)
+            listeners.append(
+                self.web_listener(self.web_port, web_page, name="web page", required=False)
+            )
         if self.ssh_port is not None:
-            try:
-                self._ssh_server = await ssh.start_server(self, self.ssh_port, BACKLOG)
-            except OSError as exc:
-                log.info("%s: SSH on port %s not served: %s", self.host, self.ssh_port, exc)
-                self.ssh_port = None
+            listeners.append(Listener("SSH", self.ssh_port, self._open_ssh, required=False))
+        return listeners
 
-    async def _unbind(self) -> None:
-        for server in (self._rpc_server, self._web_server):
-            if server is not None:
-                server.close()
-        ssh_server, self._ssh_server = self._ssh_server, None
-        if ssh_server is not None:
-            ssh_server.close()
-            await ssh_server.wait_closed()
-        grpc_server, self._grpc_server = self._grpc_server, None
-        if grpc_server is not None:
-            grpc_server.close()
-            await grpc_server.wait_closed()
-        for server in (self._rpc_server, self._web_server):
-            if server is not None:
-                await server.wait_closed()
-        self._rpc_server = self._web_server = None
+    async def _open_grpc(self, host: str, port: int) -> Listening:
+        server: Server = grpc_api.build_server(self)
+        await server.start(host, port, backlog=BACKLOG, reuse_address=True)
+        return server
 
-    async def __aenter__(self) -> EmulatedMiner:
-        await self.start()
-        return self
+    async def _open_ssh(self, host: str, port: int) -> Listening:
+        return await ssh.start_server(self, port, BACKLOG)
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+    def on_reconnect(self) -> None:
+        """Coming back is a reboot as far as clients can tell: every issued token is void."""
+        self.credentials.revoke_all()
 
 
 class EmulatorFleet(SharedFleet):
@@ -233,8 +143,7 @@ class EmulatorFleet(SharedFleet):
         if "clock" not in miner_options:
             # One clock for the whole fleet, so a speed factor means the same time everywhere.
             speed = float(miner_options.pop("speed", 1.0))  # type: ignore[arg-type]
-            start = WallClock().now()
-            miner_options["clock"] = ScaledClock(start, speed) if speed != 1.0 else WallClock()
+            miner_options["clock"] = emulator_clock(speed)
         if names is not None and len(names) != count:
             raise ValueError("one name per miner")
         miners = [
