@@ -115,9 +115,15 @@ def _demo_site() -> dict[str, Any]:
             "max_starts_per_day": 24,
         },
         "mqtt": {"enabled": False},
+        # See DEMO_SAVE_INTERVAL_S.
+        "state_save_interval_s": DEMO_SAVE_INTERVAL_S,
     }
 
 
+# The counters are published as last saved (service/keeper.py), once a minute of wall time by
+# default: at 300x that is five simulated hours without a figure moving on the panel or over
+# MQTT. A demo's state is its own (a temporary folder by default), so it saves every second.
+DEMO_SAVE_INTERVAL_S = 1.0
 DEMO_SITE: dict[str, Any] = _demo_site()
 
 
@@ -383,7 +389,9 @@ def main(args: argparse.Namespace) -> int:
                 from edge_mining.demo_shape import simulated_shape
 
                 shape = simulated_shape(load_config(args.config), state_dir)
-                site = shape.site
+                site = shape.site.model_copy(
+                    update={"state_save_interval_s": DEMO_SAVE_INTERVAL_S}
+                )
                 notes = [f"demo of {args.config}: " + "; ".join(shape.notes)]
         except ConfigError as error:
             from edge_mining.cli import print_config_problems
