@@ -496,6 +496,8 @@ class EconomicsConfig(_Section):
     import_price_per_kwh: float = Field(0.30, ge=0)
     # Hashprice in currency per TH/s per day.
     hashprice_per_th_day: float = Field(0.05, ge=0)
+    # The price of one bitcoin in ``currency``: shows the estimated earnings in BTC as well.
+    btc_price: float = Field(100_000.0, gt=0)
     # Mining must beat the export price by this much per kWh to use exportable energy.
     margin_per_kwh: float = Field(0.0, ge=0)
     gate_enabled: bool = False

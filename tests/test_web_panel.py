@@ -23,7 +23,7 @@ READY = {
     " && document.querySelector('#chart-soc .u-over') !== null",
     "plan": "() => !document.getElementById('plan-empty').hidden"
     " || !document.getElementById('chart-plan').hidden",
-    "earnings": "() => document.querySelectorAll('#earnings-table tbody tr').length === 5",
+    "earnings": "() => document.querySelectorAll('#earnings-table tbody tr').length === 6",
     "settings": "() => document.querySelectorAll('#settings-rows form').length === 10",
 }
 
@@ -141,6 +141,11 @@ def test_the_earnings_page_counts_the_energy_mined_as_the_demo_runs(watched, pan
         "() => fetch('api/state').then(r => r.json()).then(s => s.earnings.today)"
     )
     assert today["mined_kwh"] > 0 and today["earnings"] > 0, today
+    # Bitcoin at the configured price, in sats (the page and the state are read moments apart).
+    shown = watched.page.locator('#earnings-table tr[data-key="btc"] td').nth(1).text_content()
+    sats = float(shown.removesuffix(" sats").replace(",", ""))
+    expected = today["earnings"] / panel.site.economics.btc_price * 1e8
+    assert sats == pytest.approx(expected, rel=0.5, abs=2), (shown, today)
     assert watched.errors == []
 
 

@@ -29,6 +29,7 @@ def site_document(site: SiteConfig) -> dict[str, Any]:
     return {
         "name": site.name,
         "currency": site.economics.currency,
+        "btc_price": site.economics.btc_price,
         "modes": [mode.value for mode in Mode],
         "controller_device": CONTROLLER,
         "energy_source": site.energy_source.type,

@@ -336,7 +336,10 @@
   function renderEarnings(live) {
     const e = live.earnings; const cur = app.site.currency;
     const today = { ...e.today, mined_kwh: e.mined_today_kwh, earnings: e.earnings_today };
+    // Bitcoin from the value at the configured price (value is hashprice x hashing done).
+    for (const period of [today, e.month, e.total]) period.btc = period.earnings == null ? null : period.earnings / app.site.btc_price;
     const rows = [["Mined energy", "mined_kwh", kwh], ["Estimated value", "earnings", (v) => money(v)],
+      ["Estimated bitcoin", "btc", (v) => (v == null ? "–" : `${num(v * 1e8, 0)} sats`)],
       ["Heat delivered", "heat_kwh", kwh], ["Solar energy", "pv_kwh", kwh],
       ["Hashing done", "th_days", (v) => (v == null ? "–" : `${num(v, 2)} TH·day`)]];
     const body = $("earnings-table").tBodies[0];
@@ -344,7 +347,7 @@
       const tr = el("tr"); tr.append(el("td", null, label), el("td", null, f(today[key])), el("td", null, f(e.month[key])),
         el("td", null, key === "th_days" ? "–" : f(e.total[key]))); tr.dataset.key = key; return tr;
     }));
-    set("earnings-note", `Value is estimated from the hashprice (${cur} per TH/s per day) while the miners hash. "This month" counts the days the panel has seen.`);
+    set("earnings-note", `Value is estimated from the hashprice (${cur} per TH/s per day) while the miners hash; bitcoin from that value at ${num(app.site.btc_price, 0)} ${cur} per BTC (100,000,000 sats). "This month" counts the days the panel has seen.`);
   }
 
   // ---------------------------------------------------------------------------- settings
