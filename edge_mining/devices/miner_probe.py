@@ -24,19 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import sys
 from typing import Any
 
-from edge_mining.config import MinerConfig
 from edge_mining.devices.braiins import probe as braiins_probe
+from edge_mining.devices.probe_report import EXIT_AUTH as EXIT_AUTH
+from edge_mining.devices.probe_report import EXIT_UNREACHABLE as EXIT_UNREACHABLE
+from edge_mining.devices.probe_report import PASSWORD_ENV as PASSWORD_ENV
+from edge_mining.devices.probe_report import probe_config, read_once, run, state_result, text
 from edge_mining.devices.registry import Device, family_of, load, miner_families
-from edge_mining.model import MinerStatus
-
-PASSWORD_ENV = braiins_probe.PASSWORD_ENV
-EXIT_UNREACHABLE = braiins_probe.EXIT_UNREACHABLE
-EXIT_AUTH = braiins_probe.EXIT_AUTH
 
 
 async def detect_family(host: str) -> Device | None:
@@ -68,56 +63,24 @@ async def probe(
         result["levels"] = []
         result["level"] = None
         return result
-    config = MinerConfig(
-        name="probe",
-        driver=family.name,  # type: ignore[arg-type]
-        host=host,
-        username=username,
-        password=password or "",
-        min_power_w=0,
-        max_power_w=100_000,
-        nominal_hashrate_ths=1,
-        nominal_power_w=1,
-    )
+    config = probe_config(host, username, password or "", family.name)
     driver = load(family.driver)(config, timeout_s=timeout_s)
-    try:
-        state = await driver.read()
-    finally:
-        await driver.close()
-    constraints = driver.constraints
+    state = await read_once(driver)
+    c = driver.constraints
+    constraints = {"min_w": c.min_w, "max_w": c.max_w, "default_w": None} if c else None
     auth_failed = any("refused the credentials" in error for error in state.errors)
-    return {
-        "host": host,
-        "reachable": state.status != MinerStatus.UNREACHABLE,
-        "backend": family.name,
-        "model": state.model,
-        "firmware": state.firmware,
-        "serial": state.serial,
-        "status": state.status.value,
-        "hashrate_ths": round(state.hashrate_ths, 3),
-        "power_w": state.power_w,
-        "power_target_w": state.power_target_w,
-        "constraints": (
-            {"min_w": constraints.min_w, "max_w": constraints.max_w, "default_w": None}
-            if constraints
-            else None
-        ),
-        "temperature_c": state.temperature_c,
-        "fan_rpm": state.fan_rpm,
-        "errors": list(state.errors),
-        "family": family.name,
-        "levels": [
-            {"name": lv.name, "power_w": lv.power_w, "hashrate_ths": lv.hashrate_ths}
-            for lv in state.levels
-        ],
-        "level": state.level,
-        "_auth_failed": auth_failed,
-    }
+    result = state_result(host, family.name, state, constraints, auth_failed=auth_failed)
+    result["family"] = family.name
+    result["levels"] = [
+        {"name": lv.name, "power_w": lv.power_w, "hashrate_ths": lv.hashrate_ths}
+        for lv in state.levels
+    ]
+    result["level"] = state.level
+    return result
 
 
 def _text(result: dict[str, Any]) -> str:
-    text = braiins_probe._text(result)  # the shared lines, then what families add
-    lines = [text, f"family      {result['family'] or 'unknown'}"]
+    lines = [text(result), f"family      {result['family'] or 'unknown'}"]  # then families' own
     if result["levels"]:
         levels = ", ".join(
             f"{lv['name']} {lv['power_w']:g} W {lv['hashrate_ths']:g} TH/s"
@@ -129,16 +92,4 @@ def _text(result: dict[str, Any]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    password = args.password
-    if password is None:
-        password = os.environ.get(PASSWORD_ENV) or None
-    result = asyncio.run(probe(args.host, args.username, password))
-    auth_failed = result.pop("_auth_failed")
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(_text(result))
-    if auth_failed:
-        print(f"edge-mining probe miner: {result['errors'][0]}", file=sys.stderr)
-        return EXIT_AUTH
-    return 0 if result["reachable"] else EXIT_UNREACHABLE
+    return run(args, probe, _text, default_password=None)

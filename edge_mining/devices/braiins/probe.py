@@ -29,107 +29,28 @@ credentials (the message names the miner).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import os
-import sys
 from typing import Any
 
-from edge_mining.config import MinerConfig
 from edge_mining.devices.braiins.driver import BraiinsMiner
-from edge_mining.model import MinerStatus
-
-PASSWORD_ENV = "EDGE_MINING_MINER_PASSWORD"
-EXIT_UNREACHABLE = 1
-EXIT_AUTH = 3
-
-
-def probe_config(host: str, username: str, password: str) -> MinerConfig:
-    """A throwaway miner entry: only host and credentials matter for reading."""
-    return MinerConfig(
-        name="probe",
-        driver="braiins",
-        host=host,
-        username=username,
-        password=password,
-        min_power_w=0,
-        max_power_w=100_000,
-        nominal_hashrate_ths=1,
-        nominal_power_w=1,
-    )
+from edge_mining.devices.probe_report import EXIT_AUTH as EXIT_AUTH
+from edge_mining.devices.probe_report import EXIT_UNREACHABLE as EXIT_UNREACHABLE
+from edge_mining.devices.probe_report import PASSWORD_ENV as PASSWORD_ENV
+from edge_mining.devices.probe_report import probe_config, read_once, run, state_result, text
 
 
 async def probe(
-    host: str, username: str = "root", password: str = "root", timeout_s: float = 10.0
+    host: str, username: str = "root", password: str | None = "root", timeout_s: float = 10.0
 ) -> dict[str, Any]:
     """Everything the probe prints, as the documented JSON-ready dict."""
-    driver = BraiinsMiner(probe_config(host, username, password), timeout_s=timeout_s)
-    try:
-        state = await driver.read()
-    finally:
-        await driver.close()
-    constraints = driver.constraints
-    return {
-        "host": host,
-        "reachable": state.status != MinerStatus.UNREACHABLE,
-        "backend": driver.backend,
-        "model": state.model,
-        "firmware": state.firmware,
-        "serial": state.serial,
-        "status": state.status.value,
-        "hashrate_ths": round(state.hashrate_ths, 3),
-        "power_w": state.power_w,
-        "power_target_w": state.power_target_w,
-        "constraints": (
-            {
-                "min_w": constraints.min_w,
-                "max_w": constraints.max_w,
-                "default_w": constraints.default_w,
-            }
-            if constraints
-            else None
-        ),
-        "temperature_c": state.temperature_c,
-        "fan_rpm": state.fan_rpm,
-        "errors": list(state.errors),
-        "_auth_failed": driver.auth_error is not None,
-    }
-
-
-def _text(result: dict[str, Any]) -> str:
-    def show(value: Any, unit: str = "") -> str:
-        return "unknown" if value is None else f"{value:g}{unit}" if unit else str(value)
-
-    constraints = result["constraints"]
-    lines = [
-        f"miner       {result['host']}",
-        f"model       {show(result['model'])}",
-        f"firmware    {show(result['firmware'])}",
-        f"backend     {show(result['backend'])}",
-        f"status      {result['status']}",
-        f"hashrate    {show(result['hashrate_ths'], ' TH/s')}",
-        f"power       {show(result['power_w'], ' W')}",
-        f"target      {show(result['power_target_w'], ' W')}",
-        "constraints "
-        + (f"{constraints['min_w']:g} .. {constraints['max_w']:g} W" if constraints else "unknown"),
-        f"temperature {show(result['temperature_c'], ' °C')}",
-        f"fans        {show(result['fan_rpm'], ' rpm')}",
-    ]
-    lines += [f"error       {error}" for error in result["errors"]]
-    return "\n".join(lines)
+    config = probe_config(host, username, password or "root", "braiins")
+    driver = BraiinsMiner(config, timeout_s=timeout_s)
+    state = await read_once(driver)
+    c = driver.constraints
+    constraints = {"min_w": c.min_w, "max_w": c.max_w, "default_w": c.default_w} if c else None
+    return state_result(
+        host, driver.backend, state, constraints, auth_failed=driver.auth_error is not None
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    password = args.password
-    if password is None:
-        password = os.environ.get(PASSWORD_ENV) or "root"
-    result = asyncio.run(probe(args.host, args.username, password))
-    auth_failed = result.pop("_auth_failed")
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(_text(result))
-    if auth_failed:
-        print(f"edge-mining probe miner: {result['errors'][0]}", file=sys.stderr)
-        return EXIT_AUTH
-    return 0 if result["reachable"] else EXIT_UNREACHABLE
+    return run(args, probe, text, default_password="root")
