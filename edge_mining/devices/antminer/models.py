@@ -18,21 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_mining.devices.emulation.bitmain import BitmainHardware
-from edge_mining.model import PowerLevel
+from edge_mining.devices.model_table import FirmwareLevel, by_key, find
 
 SLEEP_MODE = 1
-
-
-@dataclass(frozen=True, slots=True)
-class WorkMode:
-    name: str
-    value: int  # bitmain-work-mode / miner-mode
-    power_w: float
-    hashrate_ths: float
-
-    @property
-    def level(self) -> PowerLevel:
-        return PowerLevel(self.name, self.power_w, self.hashrate_ths)
+WorkMode = FirmwareLevel  # its value is bitmain-work-mode / miner-mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,39 +51,32 @@ class StockModel:
         return mode
 
 
-MODELS: dict[str, StockModel] = {
-    model.key.upper(): model
-    for model in (
-        StockModel(
-            key="Antminer S19j Pro (stock)",
-            hardware=BitmainHardware("Antminer S19j Pro", 3, 126, 4, 104.0, 3068.0, 525.0),
-            modes=(
-                WorkMode("low", 3, 2400.0, 85.0),
-                WorkMode("normal", 0, 3068.0, 104.0),
-            ),
-            sleep_w=20.0,
-            firmware="Mon Nov 20 10:46:09 CST 2023",
+MODELS: dict[str, StockModel] = by_key(
+    StockModel(
+        key="Antminer S19j Pro (stock)",
+        hardware=BitmainHardware("Antminer S19j Pro", 3, 126, 4, 104.0, 3068.0, 525.0),
+        modes=(
+            WorkMode("low", 3, 2400.0, 85.0),
+            WorkMode("normal", 0, 3068.0, 104.0),
         ),
-        StockModel(
-            key="Antminer S21 (stock)",
-            hardware=BitmainHardware("Antminer S21", 3, 108, 4, 200.0, 3500.0, 490.0),
-            modes=(
-                WorkMode("low", 3, 2800.0, 170.0),
-                WorkMode("normal", 0, 3500.0, 200.0),
-            ),
-            sleep_w=20.0,
-            firmware="Fri Mar 29 17:21:34 CST 2024",
+        sleep_w=20.0,
+        firmware="Mon Nov 20 10:46:09 CST 2023",
+    ),
+    StockModel(
+        key="Antminer S21 (stock)",
+        hardware=BitmainHardware("Antminer S21", 3, 108, 4, 200.0, 3500.0, 490.0),
+        modes=(
+            WorkMode("low", 3, 2800.0, 170.0),
+            WorkMode("normal", 0, 3500.0, 200.0),
         ),
-    )
-}
+        sleep_w=20.0,
+        firmware="Fri Mar 29 17:21:34 CST 2024",
+    ),
+)
 
 
 def find_model(name: str) -> StockModel:
-    key = " ".join(name.strip().upper().split())
-    if key in MODELS:
-        return MODELS[key]
-    known = ", ".join(model.key for model in MODELS.values())
-    raise ValueError(f"unknown stock Antminer model {name!r}; known: {known}")
+    return find(MODELS, name, what="stock Antminer model")
 
 
 def model_for_type(miner_type: str | None) -> StockModel | None:

@@ -28,19 +28,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge_mining.devices.model_table import FirmwareLevel, by_key, find
 from edge_mining.model import PowerLevel
 
-
-@dataclass(frozen=True, slots=True)
-class AvalonLevel:
-    name: str
-    value: int  # what the firmware field holds (WORKMODE or WORKLEVEL)
-    power_w: float
-    hashrate_ths: float
-
-    @property
-    def power_level(self) -> PowerLevel:
-        return PowerLevel(self.name, self.power_w, self.hashrate_ths)
+AvalonLevel = FirmwareLevel  # its value is the WORKMODE or WORKLEVEL field
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +55,7 @@ class AvalonModel:
 
     @property
     def power_levels(self) -> tuple[PowerLevel, ...]:
-        return tuple(level.power_level for level in self.levels)
+        return tuple(level.level for level in self.levels)
 
     def level(self, name: str) -> AvalonLevel:
         for level in self.levels:
@@ -84,106 +75,97 @@ class AvalonModel:
         return self.levels[-1]
 
 
-MODELS: dict[str, AvalonModel] = {
-    model.key.upper(): model
-    for model in (
-        AvalonModel(
-            key="Avalon Nano 3",
-            prod="Avalonnano",
-            model="nano3",
-            hwtype="PMMv1_X1",
-            swtype="MM318_X2",
-            firmware="24071801_42c628d",
-            level_field="WORKLEVEL",
-            levels=(
-                AvalonLevel("low", 0, 70.0, 2.3),
-                AvalonLevel("medium", 1, 100.0, 3.1),
-                AvalonLevel("high", 2, 140.0, 4.0),
-            ),
-            default_level="high",
-            power_index=5,
-            soft_off=False,
-            standby_w=4.0,
-            chips=10,
-            fans=1,
-            ver_prefix="nano3",
+MODELS: dict[str, AvalonModel] = by_key(
+    AvalonModel(
+        key="Avalon Nano 3",
+        prod="Avalonnano",
+        model="nano3",
+        hwtype="PMMv1_X1",
+        swtype="MM318_X2",
+        firmware="24071801_42c628d",
+        level_field="WORKLEVEL",
+        levels=(
+            AvalonLevel("low", 0, 70.0, 2.3),
+            AvalonLevel("medium", 1, 100.0, 3.1),
+            AvalonLevel("high", 2, 140.0, 4.0),
         ),
-        AvalonModel(
-            key="Avalon Nano 3S",
-            prod="Avalon Nano3s",
-            model="Nano3s",
-            hwtype="Nano3s_MM1v1_X1",
-            swtype="MM319",
-            firmware="25021401_56abae7",
-            level_field="WORKMODE",
-            levels=(
-                AvalonLevel("low", 0, 70.0, 3.5),
-                AvalonLevel("mid", 1, 100.0, 4.6),
-                AvalonLevel("high", 2, 140.0, 6.0),
-            ),
-            default_level="high",
-            power_index=6,
-            soft_off=False,
-            standby_w=4.0,
-            chips=12,
-            fans=1,
-            ver_prefix="Nano3s",
+        default_level="high",
+        power_index=5,
+        soft_off=False,
+        standby_w=4.0,
+        chips=10,
+        fans=1,
+        ver_prefix="nano3",
+    ),
+    AvalonModel(
+        key="Avalon Nano 3S",
+        prod="Avalon Nano3s",
+        model="Nano3s",
+        hwtype="Nano3s_MM1v1_X1",
+        swtype="MM319",
+        firmware="25021401_56abae7",
+        level_field="WORKMODE",
+        levels=(
+            AvalonLevel("low", 0, 70.0, 3.5),
+            AvalonLevel("mid", 1, 100.0, 4.6),
+            AvalonLevel("high", 2, 140.0, 6.0),
         ),
-        AvalonModel(
-            key="Avalon Mini 3",
-            prod="Avalon Mini3",
-            model="Mini3",
-            hwtype="Mini3_MM1v1_X1",
-            swtype="MM319",
-            firmware="25041801_2b3a7c1",
-            level_field="WORKLEVEL",
-            levels=(
-                AvalonLevel("eco", -1, 500.0, 25.9),
-                AvalonLevel("super", 0, 800.0, 37.5),
-            ),
-            default_level="super",
-            power_index=6,
-            soft_off=True,
-            standby_w=12.0,
-            chips=66,
-            fans=1,
-            ver_prefix="Mini3",
+        default_level="high",
+        power_index=6,
+        soft_off=False,
+        standby_w=4.0,
+        chips=12,
+        fans=1,
+        ver_prefix="Nano3s",
+    ),
+    AvalonModel(
+        key="Avalon Mini 3",
+        prod="Avalon Mini3",
+        model="Mini3",
+        hwtype="Mini3_MM1v1_X1",
+        swtype="MM319",
+        firmware="25041801_2b3a7c1",
+        level_field="WORKLEVEL",
+        levels=(
+            AvalonLevel("eco", -1, 500.0, 25.9),
+            AvalonLevel("super", 0, 800.0, 37.5),
         ),
-        AvalonModel(
-            key="Avalon Q",
-            prod="Avalon Q",
-            model="Q",
-            hwtype="Q_MM1v1_X1",
-            swtype="MM319",
-            firmware="25052801_14a19a2",
-            level_field="WORKMODE",
-            levels=(
-                AvalonLevel("eco", 0, 800.0, 50.0),
-                AvalonLevel("standard", 1, 1391.0, 81.0),
-                AvalonLevel("super", 2, 1674.0, 90.0),
-            ),
-            default_level="standard",
-            power_index=6,
-            soft_off=True,
-            standby_w=17.0,
-            chips=160,
-            fans=4,
-            stats_key="MM ID0:Summary",
-            ver_prefix="Q",
+        default_level="super",
+        power_index=6,
+        soft_off=True,
+        standby_w=12.0,
+        chips=66,
+        fans=1,
+        ver_prefix="Mini3",
+    ),
+    AvalonModel(
+        key="Avalon Q",
+        prod="Avalon Q",
+        model="Q",
+        hwtype="Q_MM1v1_X1",
+        swtype="MM319",
+        firmware="25052801_14a19a2",
+        level_field="WORKMODE",
+        levels=(
+            AvalonLevel("eco", 0, 800.0, 50.0),
+            AvalonLevel("standard", 1, 1391.0, 81.0),
+            AvalonLevel("super", 2, 1674.0, 90.0),
         ),
-    )
-}
+        default_level="standard",
+        power_index=6,
+        soft_off=True,
+        standby_w=17.0,
+        chips=160,
+        fans=4,
+        stats_key="MM ID0:Summary",
+        ver_prefix="Q",
+    ),
+)
 
 
 def find_model(name: str) -> AvalonModel:
     """The Avalon model for ``name`` ("Avalon Q", "Q", "Nano 3S", case-insensitive)."""
-    key = " ".join(name.strip().upper().split())
-    if key in MODELS:
-        return MODELS[key]
-    if f"AVALON {key}" in MODELS:
-        return MODELS[f"AVALON {key}"]
-    known = ", ".join(model.key for model in MODELS.values())
-    raise ValueError(f"unknown Avalon model {name!r}; known: {known}")
+    return find(MODELS, name, what="Avalon model", prefix="AVALON")
 
 
 def identify(prod: str | None, model: str | None) -> AvalonModel | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge_mining.devices.model_table import by_key, find
 from edge_mining.model import PowerLevel
 
 
@@ -69,93 +70,85 @@ def levels_for(board: EspMinerBoard, frequencies: tuple[float, ...]) -> tuple[Po
     )
 
 
-BOARDS: dict[str, EspMinerBoard] = {
-    board.key.upper(): board
-    for board in (
-        EspMinerBoard(
-            key="Bitaxe Gamma",
-            device_model="Gamma",
-            board_version="601",
-            asic_model="BM1370",
-            asic_count=1,
-            small_cores=2040,
-            frequencies=(400, 490, 525, 550, 600, 625),
-            default_frequency=525,
-            voltages=(1000, 1060, 1100, 1150, 1200, 1250),
-            default_voltage=1150,
-            nominal_w=18.0,
-            static_w=3.0,
-            paused_w=1.5,
-            max_power_w=40,
-            nerdqaxe=False,
-            firmware="v2.14.0",
-        ),
-        EspMinerBoard(
-            key="Bitaxe Supra",
-            device_model="Supra",
-            board_version="401",
-            asic_model="BM1368",
-            asic_count=1,
-            small_cores=1276,
-            frequencies=(400, 425, 450, 475, 485, 490, 500, 525, 550, 575),
-            default_frequency=490,
-            voltages=(1100, 1150, 1166, 1200, 1250, 1300),
-            default_voltage=1166,
-            nominal_w=14.0,
-            static_w=3.0,
-            paused_w=1.5,
-            max_power_w=40,
-            nerdqaxe=False,
-            firmware="v2.14.0",
-        ),
-        EspMinerBoard(
-            key="Bitaxe Ultra",
-            device_model="Ultra",
-            board_version="204",
-            asic_model="BM1366",
-            asic_count=1,
-            small_cores=894,
-            frequencies=(400, 425, 450, 475, 485, 500, 525, 550, 575),
-            default_frequency=485,
-            voltages=(1100, 1150, 1200, 1250, 1300),
-            default_voltage=1200,
-            nominal_w=12.0,
-            static_w=3.0,
-            paused_w=1.5,
-            max_power_w=25,
-            nerdqaxe=False,
-            firmware="v2.14.0",
-        ),
-        EspMinerBoard(
-            key="NerdQAxe++",
-            device_model="NerdQAxe++",
-            board_version="3.1",
-            asic_model="BM1370",
-            asic_count=4,
-            small_cores=2040,
-            frequencies=(500, 515, 525, 550, 575, 590, 600),
-            default_frequency=600,
-            voltages=(1120, 1130, 1140, 1150, 1160, 1170, 1180, 1190, 1200),
-            default_voltage=1150,
-            nominal_w=76.0,
-            static_w=8.0,
-            paused_w=3.0,
-            max_power_w=100,
-            nerdqaxe=True,
-            firmware="v1.0.36",
-            fans=2,
-        ),
-    )
-}
+BOARDS: dict[str, EspMinerBoard] = by_key(
+    EspMinerBoard(
+        key="Bitaxe Gamma",
+        device_model="Gamma",
+        board_version="601",
+        asic_model="BM1370",
+        asic_count=1,
+        small_cores=2040,
+        frequencies=(400, 490, 525, 550, 600, 625),
+        default_frequency=525,
+        voltages=(1000, 1060, 1100, 1150, 1200, 1250),
+        default_voltage=1150,
+        nominal_w=18.0,
+        static_w=3.0,
+        paused_w=1.5,
+        max_power_w=40,
+        nerdqaxe=False,
+        firmware="v2.14.0",
+    ),
+    EspMinerBoard(
+        key="Bitaxe Supra",
+        device_model="Supra",
+        board_version="401",
+        asic_model="BM1368",
+        asic_count=1,
+        small_cores=1276,
+        frequencies=(400, 425, 450, 475, 485, 490, 500, 525, 550, 575),
+        default_frequency=490,
+        voltages=(1100, 1150, 1166, 1200, 1250, 1300),
+        default_voltage=1166,
+        nominal_w=14.0,
+        static_w=3.0,
+        paused_w=1.5,
+        max_power_w=40,
+        nerdqaxe=False,
+        firmware="v2.14.0",
+    ),
+    EspMinerBoard(
+        key="Bitaxe Ultra",
+        device_model="Ultra",
+        board_version="204",
+        asic_model="BM1366",
+        asic_count=1,
+        small_cores=894,
+        frequencies=(400, 425, 450, 475, 485, 500, 525, 550, 575),
+        default_frequency=485,
+        voltages=(1100, 1150, 1200, 1250, 1300),
+        default_voltage=1200,
+        nominal_w=12.0,
+        static_w=3.0,
+        paused_w=1.5,
+        max_power_w=25,
+        nerdqaxe=False,
+        firmware="v2.14.0",
+    ),
+    EspMinerBoard(
+        key="NerdQAxe++",
+        device_model="NerdQAxe++",
+        board_version="3.1",
+        asic_model="BM1370",
+        asic_count=4,
+        small_cores=2040,
+        frequencies=(500, 515, 525, 550, 575, 590, 600),
+        default_frequency=600,
+        voltages=(1120, 1130, 1140, 1150, 1160, 1170, 1180, 1190, 1200),
+        default_voltage=1150,
+        nominal_w=76.0,
+        static_w=8.0,
+        paused_w=3.0,
+        max_power_w=100,
+        nerdqaxe=True,
+        firmware="v1.0.36",
+        fans=2,
+    ),
+)
 
 
 def find_board(name: str) -> EspMinerBoard:
-    key = " ".join(name.strip().upper().split())
-    for candidate in (key, f"BITAXE {key}"):
-        if candidate in BOARDS:
-            return BOARDS[candidate]
-    known = ", ".join(board.key for board in BOARDS.values())
-    raise ValueError(f"unknown ESP-Miner board {name!r}; known: {known}")
+    return find(BOARDS, name, what="ESP-Miner board", prefix="BITAXE")
 
 
 def identify(info: dict) -> EspMinerBoard | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_mining.devices.emulation.bitmain import BitmainHardware
+from edge_mining.devices.model_table import by_key, find
 from edge_mining.model import PowerLevel
 
 
@@ -63,30 +64,23 @@ def _profiles(
     return tuple(profiles)
 
 
-MODELS: dict[str, LuxModel] = {
-    model.key.upper(): model
-    for model in (
-        LuxModel(
-            key="Antminer S19j Pro (LuxOS)",
-            hardware=BitmainHardware("Antminer S19j Pro", 3, 126, 4, 104.0, 3068.0, 415.0),
-            profiles=_profiles(104.0, 3068.0, 415, (190, 240, 290, 340, 390, 415, 440, 465)),
-            default_profile="415MHz",
-            sleep_w=30.0,
-        ),
-        LuxModel(
-            key="Antminer S21 (LuxOS)",
-            hardware=BitmainHardware("Antminer S21", 3, 108, 4, 200.0, 3500.0, 490.0),
-            profiles=_profiles(200.0, 3500.0, 490, (290, 340, 390, 440, 490, 515)),
-            default_profile="490MHz",
-            sleep_w=30.0,
-        ),
-    )
-}
+MODELS: dict[str, LuxModel] = by_key(
+    LuxModel(
+        key="Antminer S19j Pro (LuxOS)",
+        hardware=BitmainHardware("Antminer S19j Pro", 3, 126, 4, 104.0, 3068.0, 415.0),
+        profiles=_profiles(104.0, 3068.0, 415, (190, 240, 290, 340, 390, 415, 440, 465)),
+        default_profile="415MHz",
+        sleep_w=30.0,
+    ),
+    LuxModel(
+        key="Antminer S21 (LuxOS)",
+        hardware=BitmainHardware("Antminer S21", 3, 108, 4, 200.0, 3500.0, 490.0),
+        profiles=_profiles(200.0, 3500.0, 490, (290, 340, 390, 440, 490, 515)),
+        default_profile="490MHz",
+        sleep_w=30.0,
+    ),
+)
 
 
 def find_model(name: str) -> LuxModel:
-    key = " ".join(name.strip().upper().split())
-    if key in MODELS:
-        return MODELS[key]
-    known = ", ".join(model.key for model in MODELS.values())
-    raise ValueError(f"unknown LuxOS model {name!r}; known: {known}")
+    return find(MODELS, name, what="LuxOS model")

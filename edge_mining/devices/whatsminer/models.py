@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge_mining.devices.model_table import by_key, find
 from edge_mining.model import PowerLevel
 
 
@@ -73,33 +74,25 @@ def _modes(ths: float, watts: float) -> tuple[PowerMode, ...]:
     )
 
 
-MODELS: dict[str, WhatsminerModel] = {
-    model.key.upper(): model
-    for model in (
-        WhatsminerModel(
-            key="Whatsminer M30S+",
-            model="M30S+_VE40",
-            chips=215,
-            boards=3,
-            modes=_modes(100.0, 3400.0),
-            off_w=15.0,
-        ),
-        WhatsminerModel(
-            key="Whatsminer M50S",
-            model="M50S_VH50",
-            chips=156,
-            boards=3,
-            modes=_modes(126.0, 3276.0),
-            off_w=15.0,
-        ),
-    )
-}
+MODELS: dict[str, WhatsminerModel] = by_key(
+    WhatsminerModel(
+        key="Whatsminer M30S+",
+        model="M30S+_VE40",
+        chips=215,
+        boards=3,
+        modes=_modes(100.0, 3400.0),
+        off_w=15.0,
+    ),
+    WhatsminerModel(
+        key="Whatsminer M50S",
+        model="M50S_VH50",
+        chips=156,
+        boards=3,
+        modes=_modes(126.0, 3276.0),
+        off_w=15.0,
+    ),
+)
 
 
 def find_model(name: str) -> WhatsminerModel:
-    key = " ".join(name.strip().upper().split())
-    for candidate in (key, f"WHATSMINER {key}"):
-        if candidate in MODELS:
-            return MODELS[candidate]
-    known = ", ".join(model.key for model in MODELS.values())
-    raise ValueError(f"unknown Whatsminer model {name!r}; known: {known}")
+    return find(MODELS, name, what="Whatsminer model", prefix="WHATSMINER")
