@@ -1,4 +1,5 @@
-"""Helpers for the BraiinsOS tests: distinct loopback ranges, configs, waiting on telemetry."""
+"""Helpers for the miner tests (BraiinsOS and every other family): distinct loopback ranges,
+miner configs, waiting on telemetry."""
 
 from __future__ import annotations
 
@@ -26,10 +27,13 @@ def fresh_host(offset: int = 1) -> str:
     return f"127.{_SECOND_OCTET}.{next(_ranges)}.{offset}"
 
 
-def miner_config(host: str, *, name: str = "bos", password: str = "root", **extra) -> MinerConfig:
+def miner_config(
+    host: str, *, name: str = "bos", password: str = "root", driver: str = "braiins", **extra
+) -> MinerConfig:
+    """A miner entry for ``host`` (a BraiinsOS S19j Pro's figures unless ``extra`` says)."""
     data = {
         "name": name,
-        "driver": "braiins",
+        "driver": driver,
         "host": host,
         "password": password,
         "min_power_w": 500,

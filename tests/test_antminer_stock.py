@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from braiins_support import FAST, fresh_host, wait_for_state
+from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 from pyasic.miners.antminer.bmminer.X19.S19 import BMMinerS19jPro
 from pyasic.miners.antminer.bmminer.X21.S21 import BMMinerS21
 from pyasic.miners.factory import miner_factory
@@ -22,16 +22,7 @@ M = MinerStatus
 
 
 def stock_config(host: str, password: str = "root") -> MinerConfig:
-    return MinerConfig(
-        name="s19",
-        driver="antminer",
-        host=host,
-        password=password,
-        min_power_w=0,
-        max_power_w=4000,
-        nominal_hashrate_ths=104,
-        nominal_power_w=3068,
-    )
+    return miner_config(host, name="s19", driver="antminer", password=password, min_power_w=0)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import json
 import socket
 
 import pytest
-from braiins_support import FAST, fresh_host, wait_for_state
+from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 from pyasic.miners.avalonminer import (
     CGMinerAvalonMini3,
     CGMinerAvalonNano3,
@@ -35,18 +35,9 @@ PYASIC_CLASS = {
 }
 
 
-def avalon_config(host: str, **extra: object) -> MinerConfig:
-    data: dict[str, object] = {
-        "name": "avalon",
-        "driver": "avalon",
-        "host": host,
-        "min_power_w": 0,
-        "max_power_w": 2000,
-        "nominal_hashrate_ths": 90,
-        "nominal_power_w": 1674,
-    }
-    data.update(extra)
-    return MinerConfig(**data)
+def avalon_config(host: str) -> MinerConfig:
+    figures = {"max_power_w": 2000, "nominal_hashrate_ths": 90, "nominal_power_w": 1674}
+    return miner_config(host, name="avalon", driver="avalon", password="", min_power_w=0, **figures)
 
 
 @pytest.mark.parametrize("model", list(PYASIC_CLASS))

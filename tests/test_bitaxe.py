@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from braiins_support import FAST, fresh_host, wait_for_state
+from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 from pyasic.miners.bitaxe import BitAxeGamma, BitAxeSupra, BitAxeUltra
 from pyasic.miners.factory import miner_factory
 
@@ -27,15 +27,8 @@ PYASIC_CLASS = {
 
 
 def bitaxe_config(host: str) -> MinerConfig:
-    return MinerConfig(
-        name="bitaxe",
-        driver="bitaxe",
-        host=host,
-        min_power_w=0,
-        max_power_w=100,
-        nominal_hashrate_ths=1.1,
-        nominal_power_w=18,
-    )
+    figures = {"max_power_w": 100, "nominal_hashrate_ths": 1.1, "nominal_power_w": 18}
+    return miner_config(host, name="bitaxe", driver="bitaxe", password="", min_power_w=0, **figures)
 
 
 @pytest.mark.parametrize("model", list(PYASIC_CLASS))

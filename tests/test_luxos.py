@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from braiins_support import FAST, fresh_host, wait_for_state
+from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 from pyasic.miners.antminer.luxos.X19.S19 import LUXMinerS19jPro
 from pyasic.miners.antminer.luxos.X21.S21 import LUXMinerS21
 from pyasic.miners.factory import miner_factory
@@ -22,14 +22,8 @@ M = MinerStatus
 
 
 def lux_config(host: str) -> MinerConfig:
-    return MinerConfig(
-        name="lux",
-        driver="luxos",
-        host=host,
-        min_power_w=0,
-        max_power_w=5000,
-        nominal_hashrate_ths=104,
-        nominal_power_w=3068,
+    return miner_config(
+        host, name="lux", driver="luxos", password="", min_power_w=0, max_power_w=5000
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from braiins_support import FAST, fresh_host, wait_for_state
+from braiins_support import FAST, fresh_host, miner_config, wait_for_state
 from pyasic.miners.backends.btminer import BTMinerV2
 from pyasic.miners.factory import miner_factory
 from pyasic.miners.whatsminer.btminer.M3X.M30S_Plus import BTMinerM30SPlusVE40
@@ -27,15 +27,9 @@ M = MinerStatus
 
 
 def wm_config(host: str, password: str = "admin") -> MinerConfig:
-    return MinerConfig(
-        name="wm",
-        driver="whatsminer",
-        host=host,
-        password=password,
-        min_power_w=0,
-        max_power_w=4000,
-        nominal_hashrate_ths=100,
-        nominal_power_w=3400,
+    figures = {"nominal_hashrate_ths": 100, "nominal_power_w": 3400}
+    return miner_config(
+        host, name="wm", driver="whatsminer", password=password, min_power_w=0, **figures
     )
 
 
