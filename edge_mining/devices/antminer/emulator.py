@@ -91,7 +91,7 @@ class EmulatedAntminer(EmulatedDevice):
         return Reply(22, "BMMiner versions", {"VERSION": [item]})
 
     def _summary(self, _p: str | None) -> Reply:
-        return Reply(11, "Summary", {"SUMMARY": [bitmain.summary_item(self.machine)]})
+        return bitmain.summary(self.machine)
 
     def _stats(self, _p: str | None) -> Reply:
         items = bitmain.stats_items(
@@ -109,8 +109,7 @@ class EmulatedAntminer(EmulatedDevice):
         return Reply(7, "1 Pool(s)", {"POOLS": [item]})
 
     def _devs(self, _p: str | None) -> Reply:
-        items = bitmain.devs_items(self.machine, self.model.hardware)
-        return Reply(9, f"{len(items)} ASC(s)", {"DEVS": items})
+        return bitmain.devs(self.machine, self.model.hardware)
 
     # ------------------------------------------------------------------- web
 
@@ -172,6 +171,17 @@ class EmulatedAntminer(EmulatedDevice):
                 )
         return http.Response.json({"stats": "success", "code": "M000", "msg": "OK!"})
 
+    def _web_head(self, msg: str) -> dict[str, Any]:
+        """The STATUS and INFO blocks every CGI JSON reply starts with."""
+        return {
+            "STATUS": {"STATUS": "S", "when": int(time.time()), "Msg": msg, "api_version": "1.0.0"},
+            "INFO": {
+                "miner_version": "uart_trans.1.3",
+                "CompileTime": self.model.firmware,
+                "type": self.model.hardware.type,
+            },
+        }
+
     def _web_summary(self) -> dict[str, Any]:
         m = self.machine
         hashing = m.hashing_enabled
@@ -182,17 +192,7 @@ class EmulatedAntminer(EmulatedDevice):
             {"type": "temp", "status": "s", "code": 0, "msg": ""},
         ]
         return {
-            "STATUS": {
-                "STATUS": "S",
-                "when": int(time.time()),
-                "Msg": "summary",
-                "api_version": "1.0.0",
-            },
-            "INFO": {
-                "miner_version": "uart_trans.1.3",
-                "CompileTime": self.model.firmware,
-                "type": self.model.hardware.type,
-            },
+            **self._web_head("summary"),
             "SUMMARY": [
                 {
                     "elapsed": int(m.bosminer_uptime_s),
@@ -236,17 +236,7 @@ class EmulatedAntminer(EmulatedDevice):
                 }
             )
         return {
-            "STATUS": {
-                "STATUS": "S",
-                "when": int(time.time()),
-                "Msg": "stats",
-                "api_version": "1.0.0",
-            },
-            "INFO": {
-                "miner_version": "uart_trans.1.3",
-                "CompileTime": self.model.firmware,
-                "type": hardware.type,
-            },
+            **self._web_head("stats"),
             "STATS": [
                 {
                     "elapsed": int(m.bosminer_uptime_s),

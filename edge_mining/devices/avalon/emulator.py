@@ -107,34 +107,24 @@ class EmulatedAvalon(EmulatedDevice):
 
     def _version(self, _parameter: str | None) -> Reply:
         model = self.model
+        item: dict[str, Any] = {
+            "CGMiner": CGMINER_VERSION,
+            "API": "3.7",
+            "PROD": model.prod,
+            "MODEL": model.model,
+            "HWTYPE": model.hwtype,
+            "SWTYPE": model.swtype,
+        }
         if model.swtype.startswith("MM318"):
             # The original Nano 3's older firmware reports fewer fields.
-            item = {
-                "CGMiner": CGMINER_VERSION,
-                "API": "3.7",
-                "PROD": model.prod,
-                "MODEL": model.model,
-                "HWTYPE": model.hwtype,
-                "SWTYPE": model.swtype,
-                "VERSION": model.firmware,
-                "HVERSION": f"{model.firmware.split('_')[0]}_b906c52_6223725",
-                "UPAPI": "2",
-            }
+            item["VERSION"] = model.firmware
+            item["HVERSION"] = f"{model.firmware.split('_')[0]}_b906c52_6223725"
         else:
-            item = {
-                "CGMiner": CGMINER_VERSION,
-                "API": "3.7",
-                "PROD": model.prod,
-                "MODEL": model.model,
-                "HWTYPE": model.hwtype,
-                "SWTYPE": model.swtype,
-                "LVERSION": model.firmware,
-                "BVERSION": model.firmware,
-                "CGVERSION": model.firmware,
-                "DNA": self.dna,
-                "MAC": self.mac_hex,
-                "UPAPI": "2",
-            }
+            for key in ("LVERSION", "BVERSION", "CGVERSION"):
+                item[key] = model.firmware
+            item["DNA"] = self.dna
+            item["MAC"] = self.mac_hex
+        item["UPAPI"] = "2"
         return Reply(22, "CGMiner versions", {"VERSION": [item]})
 
     # ------------------------------------------------------------------- telemetry

@@ -41,11 +41,12 @@ class EspMinerBoard:
     voltages: tuple[int, ...]  # voltageOptions, mV
     default_voltage: int
     nominal_w: float  # draw at the default frequency and voltage
-    static_w: float  # what does not scale with frequency (ESP32, fan, regulator losses)
-    paused_w: float  # draw with the ASICs powered down
     max_power_w: float  # maxPower the board reports
-    nerdqaxe: bool  # NerdQAxe firmware (shutdown) rather than AxeOS (pause)
-    firmware: str  # version
+    # The defaults are a single-ASIC Bitaxe's on AxeOS 2.14.
+    static_w: float = 3.0  # what does not scale with frequency (ESP32, fan, regulator losses)
+    paused_w: float = 1.5  # draw with the ASICs powered down
+    nerdqaxe: bool = False  # NerdQAxe firmware (shutdown) rather than AxeOS (pause)
+    firmware: str = "v2.14.0"  # version
     fans: int = 1
 
     def hashrate_ths(self, frequency: float) -> float:
@@ -83,11 +84,7 @@ BOARDS: dict[str, EspMinerBoard] = by_key(
         voltages=(1000, 1060, 1100, 1150, 1200, 1250),
         default_voltage=1150,
         nominal_w=18.0,
-        static_w=3.0,
-        paused_w=1.5,
         max_power_w=40,
-        nerdqaxe=False,
-        firmware="v2.14.0",
     ),
     EspMinerBoard(
         key="Bitaxe Supra",
@@ -101,11 +98,7 @@ BOARDS: dict[str, EspMinerBoard] = by_key(
         voltages=(1100, 1150, 1166, 1200, 1250, 1300),
         default_voltage=1166,
         nominal_w=14.0,
-        static_w=3.0,
-        paused_w=1.5,
         max_power_w=40,
-        nerdqaxe=False,
-        firmware="v2.14.0",
     ),
     EspMinerBoard(
         key="Bitaxe Ultra",
@@ -119,11 +112,7 @@ BOARDS: dict[str, EspMinerBoard] = by_key(
         voltages=(1100, 1150, 1200, 1250, 1300),
         default_voltage=1200,
         nominal_w=12.0,
-        static_w=3.0,
-        paused_w=1.5,
         max_power_w=25,
-        nerdqaxe=False,
-        firmware="v2.14.0",
     ),
     EspMinerBoard(
         key="NerdQAxe++",

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from edge_mining.devices.emulation.cgminer import Reply
+from edge_mining.devices.emulation.cgminer_summary import work_counters
 from edge_mining.devices.emulation.machine import MinerMachine
 
 
@@ -99,39 +101,17 @@ def stats_items(
     return [first, second]
 
 
-def summary_item(machine: MinerMachine) -> dict[str, Any]:
+def summary(machine: MinerMachine) -> Reply:
+    """The ``summary`` reply: GH/s figures, then cgminer's work counters."""
     m = machine
-    elapsed = int(m.bosminer_uptime_s)
-    accepted = m.counters.accepted
-    return {
-        "Elapsed": elapsed,
+    item = {
+        "Elapsed": int(m.bosminer_uptime_s),
         "GHS 5s": f"{m.hashrate_5s_ths * 1000:.2f}",
         "GHS av": round(m.hashrate_1m_ths * 1000, 2),
         "GHS 30m": round(m.hashrate_15m_ths * 1000, 2),
-        "Found Blocks": 0,
-        "Getworks": accepted // 4,
-        "Accepted": accepted,
-        "Rejected": m.counters.rejected,
-        "Hardware Errors": 0,
-        "Utility": 0.0,
-        "Discarded": 0,
-        "Stale": 0,
-        "Get Failures": 0,
-        "Local Work": accepted * 8,
-        "Remote Failures": 0,
-        "Network Blocks": 0,
-        "Total MH": round(m.counters.total_mh, 0),
-        "Work Utility": 0.0,
-        "Difficulty Accepted": float(accepted * 65536),
-        "Difficulty Rejected": 0.0,
-        "Difficulty Stale": 0.0,
-        "Best Share": 0,
-        "Device Hardware%": 0.0,
-        "Device Rejected%": 0.0,
-        "Pool Rejected%": 0.0,
-        "Pool Stale%": 0.0,
-        "Last getwork": int(time.time()),
+        **work_counters(m, share_difficulty=65536),
     }
+    return Reply(11, "Summary", {"SUMMARY": [item]})
 
 
 def pools_item(machine: MinerMachine, user: str, url: str) -> dict[str, Any]:
@@ -170,7 +150,13 @@ def pools_item(machine: MinerMachine, user: str, url: str) -> dict[str, Any]:
     }
 
 
-def devs_items(machine: MinerMachine, hardware: BitmainHardware) -> list[dict[str, Any]]:
+def devs(machine: MinerMachine, hardware: BitmainHardware) -> Reply:
+    """The ``devs`` reply: one item per hashboard."""
+    items = _devs_items(machine, hardware)
+    return Reply(9, f"{len(items)} ASC(s)", {"DEVS": items})
+
+
+def _devs_items(machine: MinerMachine, hardware: BitmainHardware) -> list[dict[str, Any]]:
     m = machine
     chains = hardware.chains
     return [

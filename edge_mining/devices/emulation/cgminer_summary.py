@@ -1,5 +1,6 @@
 """The ``SUMMARY`` item cgminer 4.x itself writes (hashrates in MH/s), as BOSminer and Canaan's
-cgminer keep it; Bitmain's firmwares write their own (GH/s, :mod:`.bitmain`)."""
+cgminer keep it; Bitmain's firmwares lead theirs with GH/s figures (:mod:`.bitmain`) and follow
+with the same work counters (:func:`work_counters`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ def summary_item(machine: MinerMachine, *, share_difficulty: int) -> dict[str, A
     (what each accepted share adds to "Difficulty Accepted")."""
     m = machine
     elapsed = int(m.bosminer_uptime_s)
-    accepted = m.counters.accepted
     return {
         "Elapsed": elapsed,
         "MHS av": round(m.counters.total_mh / elapsed, 2) if elapsed else 0.0,
@@ -27,6 +27,15 @@ def summary_item(machine: MinerMachine, *, share_difficulty: int) -> dict[str, A
         "MHS 1m": mhs(m.hashrate_1m_ths),
         "MHS 5m": mhs(m.hashrate_5m_ths),
         "MHS 15m": mhs(m.hashrate_15m_ths),
+        **work_counters(m, share_difficulty=share_difficulty),
+    }
+
+
+def work_counters(machine: MinerMachine, *, share_difficulty: int) -> dict[str, Any]:
+    """The ``SUMMARY`` fields after the hashrates: shares, work, difficulty."""
+    m = machine
+    accepted = m.counters.accepted
+    return {
         "Found Blocks": 0,
         "Getworks": accepted // 4,
         "Accepted": accepted,

@@ -104,7 +104,7 @@ class EmulatedLuxOS(EmulatedDevice):
         return Reply(22, "LUXminer versions", {"VERSION": [item]})
 
     def _summary(self, _p: str | None) -> Reply:
-        return Reply(11, "Summary", {"SUMMARY": [bitmain.summary_item(self.machine)]})
+        return bitmain.summary(self.machine)
 
     def _stats(self, _p: str | None) -> Reply:
         items = bitmain.stats_items(
@@ -118,8 +118,7 @@ class EmulatedLuxOS(EmulatedDevice):
         return Reply(70, "LUXminer stats", {"STATS": items})
 
     def _devs(self, _p: str | None) -> Reply:
-        items = bitmain.devs_items(self.machine, self.model.hardware)
-        return Reply(9, f"{len(items)} ASC(s)", {"DEVS": items})
+        return bitmain.devs(self.machine, self.model.hardware)
 
     def _pools(self, _p: str | None) -> Reply:
         item = bitmain.pools_item(self.machine, f"edgemining.lux{self.seed % 1000}", POOL_URL)
