@@ -388,6 +388,56 @@ class ControlConfig(_Section):
         return self
 
 
+class PlannerConfig(_Section):
+    """The forecast-aware planner (needs a battery, an hourly PV forecast and a day of load
+    history; without them, or when its solver fails, the controller follows its rules)."""
+
+    enabled: bool = True
+    interval_s: float = Field(900.0, ge=60, le=3600, allow_inf_nan=False)
+    horizon_h: float = Field(36.0, ge=12, le=48, allow_inf_nan=False)
+    # The battery as the planner sees it. battery_kwh empty: the simulated plant's, else no
+    # plan (a real inverter does not report its capacity).
+    battery_kwh: float | None = Field(None, ge=0, allow_inf_nan=False)
+    battery_max_charge_w: float = Field(5000.0, gt=0, allow_inf_nan=False)
+    battery_max_discharge_w: float = Field(5000.0, gt=0, allow_inf_nan=False)
+    battery_efficiency: float = Field(0.95, gt=0, le=1)
+    battery_min_soc_pct: float = Field(5.0, ge=0, le=100)
+    battery_max_soc_pct: float = Field(100.0, ge=0, le=100)
+    inverter_max_w: float | None = Field(None, gt=0, allow_inf_nan=False)
+    export_limit_w: float | None = Field(None, ge=0, allow_inf_nan=False)
+    # The house reserve assumes PV delivers only this share of the forecast ...
+    pv_confidence: float = Field(0.5, gt=0, le=1)
+    # ... and the house uses this much more than its usual profile.
+    load_margin_pct: float = Field(20.0, ge=0, le=200)
+    load_history_days: int = Field(7, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _soc_bounds(self) -> PlannerConfig:
+        if self.battery_min_soc_pct >= self.battery_max_soc_pct:
+            raise ValueError("battery_min_soc_pct must be below battery_max_soc_pct")
+        return self
+
+    def for_plant(self, plant: PlantConfig) -> PlannerConfig:
+        """This configuration with the battery, inverter and export limit of ``plant`` where
+        it leaves them open (the simulated plant, the backtest)."""
+        if self.battery_kwh is not None:
+            return self
+        return self.model_copy(
+            update={
+                "battery_kwh": plant.battery_kwh,
+                "battery_max_charge_w": plant.battery_max_charge_w or 1.0,
+                "battery_max_discharge_w": plant.battery_max_discharge_w or 1.0,
+                "battery_efficiency": plant.battery_efficiency,
+                "battery_min_soc_pct": plant.battery_min_soc_pct,
+                "battery_max_soc_pct": plant.battery_max_soc_pct,
+                "inverter_max_w": self.inverter_max_w or plant.inverter_max_w,
+                "export_limit_w": (
+                    self.export_limit_w if self.export_limit_w is not None else plant.export_limit_w
+                ),
+            }
+        )
+
+
 # ---------------------------------------------------------------------------------- mqtt
 
 
@@ -578,6 +628,7 @@ class SiteConfig(_Section):
     energy_source: EnergySourceConfig = SimulatedSourceConfig()
     miners: list[MinerConfig] = Field(min_length=1)
     control: ControlConfig = ControlConfig()
+    planner: PlannerConfig = PlannerConfig()
     mqtt: MqttConfig = MqttConfig()
     forecast: ForecastConfig = ForecastConfig()
     heating: HeatingConfig = HeatingConfig()

@@ -119,6 +119,8 @@ class MinerState:
     # the one it runs at (by name). Empty for a miner with a continuous power target.
     levels: tuple[PowerLevel, ...] = ()
     level: str | None = None
+    # The miner's own efficiency curve, when its firmware publishes one (BraiinsOS 1.11).
+    curve: HashrateCurve | None = None
 
     @property
     def efficiency_j_per_th(self) -> float | None:

@@ -3,18 +3,24 @@ answer through grpclib with pyasic's login token, and the curve made from it."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
-from braiins_support import FAST, fresh_host
+from braiins_support import FAST, fresh_host, miner_config
 from grpclib import GRPCError, Status
 from pyasic.web.braiins_os.boser import BOSerWebAPI
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import Power, TeraHashrate
 
+from edge_mining.config import ControlConfig, CurvePoint
+from edge_mining.control import Controller
+from edge_mining.devices.braiins.driver import BraiinsMiner
 from edge_mining.devices.braiins.emulator import EmulatedMiner
 from edge_mining.devices.braiins.profile import (
     MinerEfficiencyPoint,
     curve_from_profile,
     read_efficiency_profile,
 )
+from edge_mining.model import MinerStatus, Snapshot
 
 GRPC_PORT = 50051
 
@@ -77,3 +83,34 @@ async def test_emulator_answers_the_profile_to_a_logged_in_client() -> None:
         with pytest.raises(GRPCError) as refused:
             await read_efficiency_profile(host, GRPC_PORT, None, timeout_s=5.0)
         assert refused.value.status is Status.UNAUTHENTICATED
+
+
+async def test_driver_reads_the_profile_at_detection_and_the_controller_adopts_it(caplog):
+    host = fresh_host()
+    async with EmulatedMiner(host, "S19j Pro", **FAST) as emulated:
+        config = miner_config(host)
+        driver = BraiinsMiner(config)
+        state = await driver.read()
+        assert state.status == MinerStatus.MINING
+        assert state.curve is not None and state.curve.source == "braiins profile"
+        machine = emulated.machine
+        assert state.curve.hashrate_at(2000.0) == pytest.approx(machine.hashrate_at(2000), rel=0.02)
+        snapshot = Snapshot(time=state.timestamp, energy=None, miners={config.name: state})
+        controller = Controller(ControlConfig(), [config])
+        controller.tick(snapshot)
+        assert controller._memory[config.name].curve is state.curve  # the miner's own curve
+        configured = config.model_copy(
+            update={"efficiency_curve": [CurvePoint(power_w=1200, hashrate_ths=50),
+                                         CurvePoint(power_w=3600, hashrate_ths=110)]}
+        )  # fmt: skip
+        controller = Controller(ControlConfig(), [configured])
+        controller.tick(snapshot)
+        assert controller._memory[config.name].curve.source == "config"  # the config wins
+    host = fresh_host()
+    async with EmulatedMiner(host, "S19j Pro", api_version=(1, 10, 0), **FAST):
+        driver = BraiinsMiner(miner_config(host))
+        with caplog.at_level(logging.INFO, logger="edge_mining.devices.braiins"):
+            state = await driver.read()
+        assert state.status == MinerStatus.MINING  # detection works without it
+        assert state.curve is None
+        assert "no efficiency profile (BraiinsOS API before 1.11)" in caplog.text

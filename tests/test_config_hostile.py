@@ -269,6 +269,7 @@ PLACES: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = [
     ),
     ("ControlConfig", {"control": {}}, ("control",)),
     ("ForecastConfig", {"forecast": {}}, ("forecast",)),
+    ("PlannerConfig", {"planner": {}}, ("planner",)),
     ("ForecastPlane", {"forecast": FORECAST_SOLAR}, ("forecast", "planes", 0)),
     ("HeatingConfig", {"heating": {}}, ("heating",)),
     ("HeatingZone", {"heating": {"zones": [ZONE]}}, ("heating", "zones", 0)),

@@ -83,6 +83,10 @@ class Candidate:
     claim_w: float
     gated: bool = False
     zone: ZoneBudget | None = None
+    # The plan commits this miner now: it starts on its minimum power (no start surplus).
+    planned: bool = False
+    # Not in the plan now: kept off the shared pool (``gated`` is set too).
+    plan_gated: bool = False
     running: bool = False
     target_w: float | None = None
     reason: str = ""
@@ -272,13 +276,20 @@ def _start(
     memory = c.memory
     limit_w = pools.start_w - reserved_w
     free = pools.free(c, limit_w)
-    need = c.claim_w + control.start_surplus_w
+    need = c.claim_w + (0.0 if c.planned else control.start_surplus_w)
     fits = free >= need
     victims = None
     if not fits and eligible and eligible[0].memory.rank > memory.rank:
         victims = _handover_victims(c, eligible, pools, s, reserved_w)
     # A better running miner that can still rise absorbs a hidden surplus by its own probing.
-    probe = not fits and victims is None and not probed and s.probe_start_ok and reserved_w <= 0
+    probe = (
+        not fits
+        and victims is None
+        and not probed
+        and s.probe_start_ok
+        and reserved_w <= 0
+        and not c.plan_gated
+    )
     held = memory.start_timer.update(fits or probe or victims is not None, s.now)
     if not (fits or probe or victims is not None):
         floor = ", battery at or below stop SoC" if s.at_floor else ""
@@ -455,7 +466,10 @@ def allocate(candidates: Sequence[Candidate], pools: Pools, situation: Situation
     reserved_w = 0.0
     for c in candidates:
         if not c.memory.intent:
-            probed = _start(c, pools, situation, probed, eligible, reserved_w) or probed
+            # A miner the plan commits is not kept off by better miners' headroom: the plan
+            # already chose who carries the budget.
+            held_back = 0.0 if c.planned else reserved_w
+            probed = _start(c, pools, situation, probed, eligible, held_back) or probed
         if c.running and c.memory.config.power_target:
             reserved_w += max(0.0, c.high_w - c.claim_w)
     last_rank = eligible[0].memory.rank if eligible else -1

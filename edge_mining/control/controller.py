@@ -24,10 +24,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pydantic import ValidationError
 
-from edge_mining.config import ControlConfig, EconomicsConfig, HeatingConfig, MinerConfig
+from edge_mining.config import (
+    ControlConfig,
+    EconomicsConfig,
+    HeatingConfig,
+    MinerConfig,
+    PlannerConfig,
+)
 from edge_mining.control import levels as level_rules
 from edge_mining.control.allocation import (
     HANDOVER_REST_S,
@@ -44,6 +51,8 @@ from edge_mining.control.following import clamp, target_limits
 from edge_mining.control.heating import Heating
 from edge_mining.control.memory import ManualOverride, MinerMemory
 from edge_mining.control.persistence import export_memory, import_memory
+from edge_mining.control.planner import Plan
+from edge_mining.control.planning import Planning, PlanView
 from edge_mining.control.surplus import (
     PROBE_START_BACKOFF_S,
     SiteKind,
@@ -63,6 +72,8 @@ from edge_mining.model import (
 )
 
 _ACTION_ORDER = {Action.STOP: 0, Action.SET_POWER: 1, Action.START: 2}
+# Below the plan's reserve by more than this (%), running miners are cut at once.
+FLOOR_BAND_PCT = 0.1
 
 
 class Controller:
@@ -78,12 +89,26 @@ class Controller:
         miners: Sequence[MinerConfig],
         heating: HeatingConfig | None = None,
         economics: EconomicsConfig | None = None,
+        planner: PlannerConfig | None = None,
+        utc_offset_s: float = 0.0,
     ) -> None:
         self.control = control
         self.miners = list(miners)
         self.heating = heating or HeatingConfig()
         self.economics = economics or EconomicsConfig()
         self.mode = control.mode
+        # The forecast-aware planner (None: rules only). Its floor is the lowest stop SoC.
+        self._planning = (
+            Planning(
+                planner,
+                self.economics,
+                control.stop_soc_sunny_pct,
+                utc_offset_s,
+                control.max_starts_per_day,
+            )
+            if planner is not None
+            else None
+        )
         self._memory = {
             config.name: MinerMemory(config, rank)
             for rank, config in enumerate(fill_order(self.miners))
@@ -162,6 +187,29 @@ class Controller:
         """The user's command holding ``miner`` (None: the controller decides)."""
         return self._lookup(miner).manual
 
+    @property
+    def plan(self) -> Plan | None:
+        """The latest plan (None without a planner, or before the first one)."""
+        return self._planning.plan if self._planning is not None else None
+
+    @property
+    def planning_status(self) -> str:
+        return self._planning.status if self._planning is not None else "planner off"
+
+    def plan_document(self, now: float) -> dict[str, object] | None:
+        """The plan of the next 24 h as JSON-ready data (None without a planner)."""
+        return self._planning.document(now) if self._planning is not None else None
+
+    @property
+    def load_profile(self) -> dict[str, object] | None:
+        """The learned house-load profile as plain data (the daemon saves it)."""
+        return self._planning.profile.export() if self._planning is not None else None
+
+    def restore_load_profile(self, data: dict[str, object], now: float) -> None:
+        """Restore :attr:`load_profile`; a malformed document raises ValueError."""
+        if self._planning is not None:
+            self._planning.profile.restore(data, now)
+
     # ------------------------------------------------------------------- persistence
 
     def export_memory(self) -> dict[str, object]:
@@ -202,11 +250,17 @@ class Controller:
                 memory.observe(state, now)
                 live.append((memory, state))
 
+        energy = snapshot.energy
+        if self._planning is not None:
+            # The house's load is learned in every mode, from fresh readings only.
+            fresh = energy is not None and now - energy.timestamp <= control.stale_after_s
+            draw_now = sum(state.power_w for _, state in live)
+            self._planning.observe(now, energy if fresh else None, draw_now)
+
         if self.mode is Mode.OFF:
             commands = self._all_stopped(live, now, "mode off")
             return self._decision(now, commands, 0.0, None, stop_soc, "mode off")
 
-        energy = snapshot.energy
         if energy is None:
             return self._safe(live, now, stop_soc, "no energy data")
         age = now - energy.timestamp
@@ -237,14 +291,46 @@ class Controller:
             return self._safe(live, now, stop_soc, "energy reading lacks grid/battery power")
         self._probed = estimate.probe_w > 0
 
+        view: PlanView | None = None
+        if self._planning is not None:
+            self._planning.max_starts_per_day = control.max_starts_per_day
+            view = self._planning.update(
+                now,
+                energy,
+                snapshot.forecast,
+                self._ordered,
+                grid_connected=estimate.kind is SiteKind.GRID_TIED,
+            )
+            if view is not None:
+                stop_soc = view.reserve_soc_pct  # the house reserve replaces the stop SoC
+
         battery = battery_budget(energy, control, stop_soc)
+        if (
+            view is not None
+            and battery.at_floor
+            and not battery.floor_breached
+            and not estimate.hidden
+            and (battery.soc_pct or 0.0) < stop_soc - FLOOR_BAND_PCT
+            and any(memory.intent for memory, _ in live)
+        ):
+            # Below the plan's house reserve, and the battery could take more: every watt a
+            # miner draws is the house's, so the miners go at once, as at a breached floor.
+            battery = replace(battery, floor_breached=True)
         margin = 0.0 if estimate.hidden else control.margin_w
-        available = estimate.estimate_w - battery.charge_reserve_w - margin
-        pools = Pools(
-            keep_w=available + battery.allowance_keep_w,
-            start_w=available + battery.allowance_start_w,
-            surplus_w=available,
-        )
+        if view is not None:
+            # Follow the plan: the battery gets the power the plan expects it to take (or
+            # gives what the plan expects it to give); the rest of the balance is mining's.
+            planned_battery_w = view.battery_w
+            if estimate.hidden:
+                planned_battery_w = min(planned_battery_w, 0.0)  # full: it takes no more
+            available = estimate.estimate_w - planned_battery_w - margin
+            if battery.at_floor:
+                # At or below the house reserve the battery comes first: mining gets only
+                # what it cannot take (charging at its limit).
+                limit = self._planning.config.battery_max_charge_w if self._planning else 0.0
+                available = min(available, max(0.0, estimate.estimate_w - limit - margin))
+        else:
+            available = estimate.estimate_w - battery.charge_reserve_w - margin
         zones = self._heat.budgets(
             soc_pct=battery.soc_pct, stop_soc_pct=stop_soc, economics=self.economics
         )
@@ -252,11 +338,12 @@ class Controller:
 
         fixed: list[tuple[MinerMemory, MinerState, bool, float | None, str]] = []
         candidates: list[Candidate] = []
+        manual_used_w = 0.0
         for memory, state in live:
             if memory.manual is not None or self.mode is Mode.MANUAL:
                 running, target, reason = self._manual_plan(memory, state)
                 if running:
-                    pools.used_w += self._claim_w(memory, target or memory.target_w)
+                    manual_used_w += self._claim_w(memory, target or memory.target_w)
                 fixed.append((memory, state, running, target, reason))
                 continue
             low, high = target_limits(memory.config, state)
@@ -284,8 +371,20 @@ class Controller:
                         )
                     ),
                     zone=zones.get(zone_name) if zone_name is not None else None,
+                    planned=view is not None and memory.name in view.committed,
                 )
             )
+
+        if view is None:
+            pools = Pools(
+                keep_w=available + battery.allowance_keep_w,
+                start_w=available + battery.allowance_start_w,
+                surplus_w=available,
+                used_w=manual_used_w,
+            )
+        else:
+            pools = self._plan_pools(view, candidates, available, battery.at_floor)
+            pools.used_w = manual_used_w
 
         situation = Situation(
             now=now,
@@ -305,7 +404,11 @@ class Controller:
         self._track_probe_starts(candidates, now)
         for c in candidates:
             zone_name = self._heat.zone_of.get(c.memory.name)
-            if (
+            if view is not None and c.planned:
+                c.reason += f" (plan: {view.committed[c.memory.name]:.0f} W)"
+            elif view is not None and c.plan_gated:
+                c.reason += " (not in the plan now)"
+            elif (
                 c.gated
                 and zone_name is not None
                 and self._heat.heat_only(zone_name)
@@ -355,16 +458,41 @@ class Controller:
         # Say why less is available than the surplus, beyond the noise margin.
         why = (
             f": {battery.charge_reserve_w:.0f} W charge the battery first (below the start SoC)"
-            if battery.charge_reserve_w >= 1
+            if battery.charge_reserve_w >= 1 and view is None
             else ""
         )
         summary = (
             f"{self.mode.value}: surplus {estimate.surplus_w:.0f} W, "
             f"available {reported:.0f} W{soc}{hidden}{why}"
         )
+        if view is not None:
+            summary += f"; {view.summary}"
+        elif self._planning is not None and self._planning.active:
+            summary += f"; rules ({self._planning.status})"
         return self._decision(now, commands, reported, estimate.surplus_w, stop_soc, summary)
 
     # -------------------------------------------------------------------- helpers
+
+    def _plan_pools(
+        self,
+        view: PlanView,
+        candidates: Sequence[Candidate],
+        available: float,
+        at_floor: bool,
+    ) -> Pools:
+        """The pools when following a plan (module doc of ``planning``): committed miners may
+        start and keep running at their minimum on the battery, down to the plan's reserve;
+        the others only on what exceeds the committed miners' maximum power."""
+        committed = [c for c in candidates if c.planned]
+        claims = sum(c.claim_w for c in committed)
+        capacity = sum(c.high_w if c.memory.config.power_target else c.claim_w for c in committed)
+        beyond = available > capacity + self.control.start_surplus_w
+        for c in candidates:
+            if not c.planned and not beyond:
+                c.plan_gated = True
+                c.gated = True
+        base = available if at_floor else max(available, claims)
+        return Pools(keep_w=base, start_w=base, surplus_w=available)
 
     def _committed_w(self, memory: MinerMemory) -> float:
         config = memory.config

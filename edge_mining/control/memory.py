@@ -88,9 +88,24 @@ class MinerMemory:
             except ValueError:
                 pass  # levels that make no curve (equal powers): keep the nominal one
 
+    def learn_curve(self, state: MinerState) -> None:
+        """Take the efficiency curve the miner publishes, when none is configured."""
+        if state.curve is None or self.config.configured_curve() is not None:
+            return
+        if self.config.levels or state.levels:
+            return  # a miner with levels: its levels are its curve
+        self.curve = state.curve
+
+    def may_start(self, now: float, max_starts_per_day: int) -> bool:
+        """Not running, it could still start today: starts left, not resting."""
+        if self.starts.count(now) >= max_starts_per_day:
+            return False
+        return self.rest_until is None or self.rest_until <= now
+
     def observe(self, state: MinerState, now: float) -> None:
         """Reconcile the intent with this tick's telemetry."""
         self.learn_levels(state)
+        self.learn_curve(state)
         running = state.status.is_running
         if self.intent is None:
             self.intent = running

@@ -11,7 +11,10 @@ Backends, chosen by what pyasic detects:
   (:mod:`~edge_mining.devices.braiins.api`): quick ramping (API 1.7) set at detection when
   configured; below the power-target floor, fewer hashboards (``hashboard_shedding``);
   Dynamic Performance Scaling read from ``tunerstatus`` and never fought (no target above the
-  limit DPS holds, which would restart its scaling), shown in the miner's errors.
+  limit DPS holds, which would restart its scaling), shown in the miner's errors; the tuner's
+  efficiency curve (``GetMinerEfficiencyProfile``, API 1.11, through grpclib beside pyasic:
+  :mod:`~edge_mining.devices.braiins.profile`) read at detection and reported with every
+  reading, for the controller and the planner.
 - ``bosminer`` (legacy BOSminer, no gRPC): the same telemetry; pause/resume on 4028. A power
   target would need a config rewrite and a bosminer restart, so it is refused.
 - ``pyasic`` (any other miner pyasic knows, or ``driver: pyasic``): telemetry from pyasic's
@@ -53,10 +56,11 @@ from edge_mining.devices.braiins.api import (
     read_quick_ramping,
     set_quick_ramping,
 )
+from edge_mining.devices.braiins.profile import curve_from_profile, read_efficiency_profile
 from edge_mining.devices.miner_state import Observation
 from edge_mining.devices.pyasic_core import PyasicCore, detection_slots
 from edge_mining.devices.redact import add_secret
-from edge_mining.model import MinerState, MinerStatus
+from edge_mining.model import HashrateCurve, MinerState, MinerStatus
 
 # Named for the package (the module's name before it became one): log lines are unchanged.
 log = logging.getLogger("edge_mining.devices.braiins")
@@ -125,6 +129,8 @@ class BraiinsMiner(PyasicCore[Telemetry]):
         self._full_constraints: TargetConstraints | None = None
         self._dps_scaled_w: float | None = None
         self.quick_ramping: tuple[int, int] | None = None
+        # The tuner's efficiency curve (BraiinsOS API 1.11), read at detection.
+        self.curve: HashrateCurve | None = None
 
     def __repr__(self) -> str:
         # Never the password.
@@ -183,6 +189,7 @@ class BraiinsMiner(PyasicCore[Telemetry]):
             model=self.model,
             firmware=self.firmware,
             serial=self.serial,
+            curve=self.curve,
         )
 
     def _state(self, now: float, status: MinerStatus, *, errors: tuple[str, ...]) -> MinerState:
@@ -288,6 +295,7 @@ class BraiinsMiner(PyasicCore[Telemetry]):
             await self._describe_boards(miner)
             if self.config.quick_ramping_s is not None:
                 await self._apply_quick_ramping(miner, self.config.quick_ramping_s)
+            await self._read_profile(miner)
 
     async def _describe_boards(self, miner: AnyMiner) -> None:
         """The hashboards and how many run; the power-target range with all of them (with
@@ -331,6 +339,39 @@ class BraiinsMiner(PyasicCore[Telemetry]):
             log.warning("%s: quick ramping not set: %s", self.label, root_cause(exc))
             return
         self.quick_ramping = (wanted, wanted)
+
+    async def _read_profile(self, miner: AnyMiner) -> None:
+        """The tuner's efficiency curve (GetMinerEfficiencyProfile, API 1.11), once per
+        detection. Never fails detection: older firmware (UNIMPLEMENTED), an untuned miner or
+        an error leaves the curve it had (the configured or nominal one in the controller)."""
+        try:
+            async with asyncio.timeout(2 * self.timeout_s):
+                token = await miner.web.auth()
+                points = await read_efficiency_profile(
+                    self.host, miner.web.port, token, timeout_s=self.timeout_s
+                )
+        except GRPCError as exc:
+            if exc.status is Status.UNIMPLEMENTED:
+                log.info("%s: no efficiency profile (BraiinsOS API before 1.11)", self.label)
+            else:
+                log.warning("%s: efficiency profile not read: %s", self.label, exc.message or exc)
+            return
+        except (TimeoutError, OSError, APIError) as exc:
+            log.warning("%s: efficiency profile not read: %s", self.label, root_cause(exc))
+            return
+        curve = curve_from_profile(points)
+        if curve is None:
+            log.info("%s: the efficiency profile has no tuned point yet", self.label)
+            return
+        if curve != self.curve:
+            log.info(
+                "%s: efficiency profile of %d points, %.0f-%.0f W",
+                self.label,
+                len(curve.points),
+                curve.min_power_w,
+                curve.max_power_w,
+            )
+        self.curve = curve
 
     async def _check_auth(self, miner: AnyMiner) -> None:
         """Fetch constraints and details over gRPC; sets or clears the authentication error."""

@@ -1,0 +1,193 @@
+"""The planner's linear program, as tables of situations: what a sunny or a cloudy tomorrow
+does to tonight, which miners carry the energy, and that no plan leaves the house short."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge_mining.analysis.catalogue import miner_configs
+from edge_mining.control.planner import (
+    BatterySpec,
+    PlanError,
+    PlanMiner,
+    PlanRequest,
+    SiteSpec,
+    _commit,
+    house_only_stored_wh,
+    plan_steps,
+    solve_plan,
+)
+
+EVENING = 1_750_032_000.0  # 2025-06-16 00:00 UTC ...
+EVENING += 18 * 3600.0  # ... 18:00 UTC: the plans below start at dusk
+HASHPRICE_PER_TH_HOUR = 0.05 / 24.0
+BATTERY = BatterySpec(capacity_wh=15000.0)
+OFF_GRID = SiteSpec(
+    BATTERY, grid_connected=False, inverter_max_w=8000.0, value_per_th_hour=HASHPRICE_PER_TH_HOUR
+)
+
+
+def fleet(*specs: str, running: tuple[str, ...] = ()) -> list[PlanMiner]:
+    return [
+        PlanMiner(c.name, c.curve(), c.min_power_w, c.max_power_w, c.power_target,
+                  running=c.name in running)
+        for c in miner_configs(specs)
+    ]  # fmt: skip
+
+
+def sun_w(t: float, day_kwh: float) -> float:
+    """A clear-sky-like day: a sine from 06:00 to 18:00 UTC holding ``day_kwh``."""
+    hour = (t % 86400.0) / 3600.0
+    if not 6.0 < hour < 18.0:
+        return 0.0
+    return math.sin(math.pi * (hour - 6.0) / 12.0) * day_kwh * 1000.0 * math.pi / 24.0
+
+
+def request(
+    steps: tuple[tuple[float, float], ...],
+    *,
+    tomorrow_kwh: float,
+    soc: float,
+    miners: list[PlanMiner],
+    load_w: float = 400.0,
+    floor: float = 30.0,
+) -> PlanRequest:
+    pv = [np.mean([sun_w(a + (b - a) * f, tomorrow_kwh) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
+          for a, b in steps]  # fmt: skip
+    return PlanRequest(EVENING, soc, pv, [load_w] * len(steps), miners, floor)
+
+
+def night_min_soc(plan, until_hour: float = 6.0) -> float:
+    """Lowest planned SoC before ``until_hour`` tomorrow."""
+    limit = EVENING + (24.0 - 18.0 + until_hour) * 3600.0
+    return min(s.soc_end_pct for s in plan.steps if s.end <= limit)
+
+
+def test_a_sunny_tomorrow_lets_the_battery_go_lower_tonight_a_cloudy_one_keeps_it() -> None:
+    steps = plan_steps(EVENING, 36)
+    miners = fleet("S19j Pro", "S9:2")
+    sunny = solve_plan(request(steps, tomorrow_kwh=40, soc=80, miners=miners), steps, OFF_GRID)
+    cloudy = solve_plan(request(steps, tomorrow_kwh=6, soc=80, miners=miners), steps, OFF_GRID)
+    # Sunny: tomorrow's PV fills the battery and more, so some of tonight's stored energy is
+    # mined (late, just before the sun: a forecast that was too bright has then cost least):
+    # as much as tomorrow would still give back with half its forecast PV.
+    assert sunny.battery_mining_wh(EVENING, EVENING + 14 * 3600) > 1000.0
+    assert sunny.refilled_at(EVENING, 99.0) is not None
+    # Cloudy: nothing from the battery tonight; it only follows the house's own draw.
+    assert cloudy.battery_mining_wh(EVENING, EVENING + 24 * 3600) == pytest.approx(0.0, abs=1.0)
+    overcast = request(steps, tomorrow_kwh=6, soc=80, miners=miners)
+    hours = np.array([(b - a) / 3600.0 for a, b in steps])
+    alone = house_only_stored_wh(
+        np.array(overcast.pv_w), np.array(overcast.load_w), hours, 12000.0, BATTERY, 8000.0
+    )
+    night = [k for k, s in enumerate(cloudy.steps) if s.end <= EVENING + 14 * 3600]
+    for k in night:
+        assert cloudy.steps[k].soc_end_pct == pytest.approx(alone[k] / 150.0, abs=0.2)
+    assert night_min_soc(sunny, until_hour=8.0) < night_min_soc(cloudy, until_hour=8.0) - 5.0
+    # The reserve is what the house needs with half the forecast PV and 20 % more load.
+    assert cloudy.reserve_soc_pct > sunny.reserve_soc_pct
+
+
+def test_the_efficient_miner_carries_the_energy_before_the_old_ones() -> None:
+    """Midday, 2.5 kW to spare and a full battery: the S19j Pro takes it all (it mines 3.5x
+    more per kWh than an S9); only beyond its maximum do the S9s get any."""
+    now = EVENING - 6 * 3600.0  # 12:00 UTC
+    steps = plan_steps(now, 24)
+    miners = fleet("S19j Pro", "S9:2")
+    for spare_w, s9_expected in ((2500.0, False), (4500.0, True)):
+        pv = [spare_w + 400.0] * len(steps)
+        plan = solve_plan(
+            PlanRequest(now, 100.0, pv, [400.0] * len(steps), miners, 30.0), steps, OFF_GRID
+        )
+        committed = plan.miners_at(now)
+        assert "S19j-Pro-1" in committed
+        assert committed["S19j-Pro-1"] == pytest.approx(min(spare_w, 3050.0), rel=0.02)
+        assert ("S9-2" in committed) is s9_expected, committed
+        if s9_expected:  # two S9s at lower power beat one at full: both run
+            assert set(committed) == {"S19j-Pro-1", "S9-2", "S9-3"}
+            assert sum(committed.values()) == pytest.approx(spare_w, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("power", "expected"),
+    [
+        (200.0, {}),  # under half the S9's minimum (600 W)
+        (299.0, {}),
+        (300.0, {"S9-1": 600.0}),  # half of it: one S9 at its minimum
+        (500.0, {"S9-1": 600.0}),
+        (1000.0, {"S9-1": 1000.0}),
+        (1300.0, {"S9-1": 650.0, "S9-2": 650.0}),  # two at lower power beat one at full
+        (2646.0, {"S9-1": 1323.0, "S9-2": 1323.0}),
+    ],
+)
+def test_group_power_becomes_whole_miners(power: float, expected: dict[str, float]) -> None:
+    members = fleet("S9:2")
+    members = [PlanMiner(f"S9-{i + 1}", m.curve, m.min_power_w, m.max_power_w)
+               for i, m in enumerate(members)]  # fmt: skip
+    assert _commit(members, power) == pytest.approx(expected)
+
+
+def test_running_miners_are_committed_first() -> None:
+    members = fleet("S9:2", running=("S9-2",))
+    assert set(_commit(members, 700.0)) == {"S9-2"}
+
+
+def test_a_forecast_with_gaps_or_no_battery_is_refused() -> None:
+    steps = plan_steps(EVENING, 24)
+    miners = fleet("S19j Pro")
+    broken = request(steps, tomorrow_kwh=30, soc=60, miners=miners)
+    pv = list(broken.pv_w)
+    pv[3] = float("nan")
+    with pytest.raises(PlanError):
+        solve_plan(PlanRequest(EVENING, 60, pv, broken.load_w, miners, 30.0), steps, OFF_GRID)
+    no_battery = SiteSpec(BatterySpec(capacity_wh=0.0), grid_connected=True)
+    with pytest.raises(PlanError):
+        solve_plan(broken, steps, no_battery)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    days_kwh=st.lists(st.floats(0.0, 50.0), min_size=2, max_size=2),
+    soc=st.floats(5.0, 100.0),
+    load_w=st.floats(100.0, 1500.0),
+    start_hour=st.integers(0, 23),
+)
+def test_no_plan_leaves_forecast_load_unserved(
+    days_kwh: list[float], soc: float, load_w: float, start_hour: int
+) -> None:
+    """Whatever the forecast and the SoC: the plan serves the forecast load exactly as the
+    house alone would (mining never adds unserved load), and it never mines the battery below
+    the house reserve (or below where the house alone would have taken it)."""
+    now = EVENING - 18 * 3600.0 + start_hour * 3600.0
+    steps = plan_steps(now, 36)
+    pv = []
+    for a, b in steps:
+        kwh = days_kwh[0] if (a - now) < 86400.0 - (now % 86400.0) else days_kwh[1]
+        pv.append(float(np.mean([sun_w(a + (b - a) * f, kwh) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])))
+    loads = [load_w] * len(steps)
+    miners = fleet("S19j Pro", "S9:2")
+    plan = solve_plan(PlanRequest(now, soc, pv, loads, miners, 30.0), steps, OFF_GRID)
+    hours = np.array([(b - a) / 3600.0 for a, b in steps])
+    e0 = BATTERY.capacity_wh * soc / 100.0
+    alone = house_only_stored_wh(np.array(pv), np.array(loads), hours, e0, BATTERY, 8000.0)
+    e_min = BATTERY.capacity_wh * BATTERY.min_soc_pct / 100.0
+    # Unserved without mining: what the battery could not give, step by step.
+    alone_unserved = 0.0
+    stored = e0
+    for k, h in enumerate(hours):
+        deficit = max(0.0, loads[k] - pv[k])
+        gave = (stored - alone[k]) / h * math.sqrt(BATTERY.efficiency) if deficit else 0.0
+        alone_unserved += max(0.0, deficit - gave) * h
+        stored = alone[k]
+    planned_unserved = sum(s.unserved_w * (s.end - s.start) / 3600.0 for s in plan.steps)
+    assert planned_unserved <= alone_unserved + 1.0
+    for k, s in enumerate(plan.steps):
+        stored_k = s.soc_end_pct * BATTERY.capacity_wh / 100.0
+        assert stored_k >= min(s.floor_soc_pct * BATTERY.capacity_wh / 100.0, alone[k]) - 1.0
+        assert stored_k >= e_min - 1.0
+    assert plan.reserve_soc_pct >= 30.0
