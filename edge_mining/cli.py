@@ -270,8 +270,8 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
         "--reserve-soc", type=float, default=30.0, help="battery %% never mined below"
     )
     backtest.add_argument(
-        "--forecast-noise", type=float, default=0.0,
-        help="log-normal sigma of the next-day forecast error (0: perfect forecast)",
+        "--forecast-noise", type=float, default=0.3,
+        help="day-ahead forecast error: log-normal sigma per day and per hour (0: perfect)",
     )  # fmt: skip
     backtest.add_argument("--seed", type=int, default=1, help="random seed")
     backtest.add_argument("--start-day", type=int, default=0, help="first day (0 = 1 Jan)")
@@ -281,6 +281,10 @@ def _add_analysis(sub: argparse._SubParsersAction) -> None:
     backtest.add_argument(
         "--control", action="append", default=None, metavar="KEY=VALUE",
         help="override a control setting of the edge policy, repeatable",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--planner", action="append", default=None, metavar="KEY=VALUE",
+        help="override a planner setting of the edge policy (enabled=false: rules only)",
     )  # fmt: skip
     backtest.set_defaults(handler=_handler("edge_mining.analysis.backtest_cli:main"))
 

@@ -27,7 +27,13 @@ from edge_mining.analysis.policies import (
 )
 from edge_mining.analysis.scenario import Scenario, read_power_csv, resample_means
 from edge_mining.analysis.weather import pv_power_w, read_weather
-from edge_mining.config import ControlConfig, EconomicsConfig, MinerConfig, PlantConfig
+from edge_mining.config import (
+    ControlConfig,
+    EconomicsConfig,
+    MinerConfig,
+    PlannerConfig,
+    PlantConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,9 @@ class Setup:
     prices: Prices
     reserve_soc_pct: float = 30.0
     control: ControlConfig = field(default_factory=ControlConfig)
+    # The edge policy's planner (None: the controller's rules alone); its battery, inverter
+    # and export limit default to the plant's.
+    planner: PlannerConfig | None = field(default_factory=PlannerConfig)
     forecast_noise: float = 0.0
     seed: int = 1
 
@@ -117,7 +126,15 @@ def csv_scenario(
 def make_policy(name: str, setup: Setup, forecasts: ForecastOracle) -> RulePolicy:
     fleet = Fleet(setup.miners, setup.scenario)
     if name == "edge":
-        return EdgePolicy(fleet, setup.control, setup.economics_config(), forecasts)
+        planner = setup.planner.for_plant(setup.plant) if setup.planner is not None else None
+        return EdgePolicy(
+            fleet,
+            setup.control,
+            setup.economics_config(),
+            forecasts,
+            planner=planner,
+            utc_offset_s=setup.scenario.utc_offset_s,
+        )
     if name == "seed":
         return SeedPolicy(fleet, forecasts)
     if name == "threshold":
@@ -154,6 +171,8 @@ def run_policy(
             export_price_per_kwh=setup.prices.export_price_per_kwh,
             import_price_per_kwh=setup.prices.import_price_per_kwh,
             reserve_soc_pct=setup.reserve_soc_pct,
+            # The same efficiency curves the fleet mines with (concave hulls through 0 W).
+            curves={m.name: m.curve().hull() for m in setup.miners},
             progress=progress,
         )
     forecasts = forecasts or ForecastOracle(setup.scenario, setup.forecast_noise, setup.seed)

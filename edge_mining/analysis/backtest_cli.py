@@ -28,7 +28,8 @@ from edge_mining.analysis.oracle import OracleError
 from edge_mining.analysis.progress_bars import policy_bars
 from edge_mining.analysis.report import console_table, write_html_report
 from edge_mining.analysis.weather import pvlib_sample
-from edge_mining.config import ControlConfig, PlantConfig
+from edge_mining.config import ControlConfig, PlannerConfig, PlantConfig
+from edge_mining.highs_banner import silence_highs_banner
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 SAMPLE_WEATHER = "sample"  # --weather sample: pvlib's bundled TMY3 year (Greensboro, NC)
@@ -45,18 +46,30 @@ class UsageError(ValueError):
     pass
 
 
-def _control(args: argparse.Namespace, step_s: float) -> ControlConfig:
+def _overrides(items: list[str] | None, option: str) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    for item in args.control or []:
+    for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--control {item!r}: expected KEY=VALUE")
+            raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
         changes[key.strip()] = yaml.safe_load(value)
+    return changes
+
+
+def _control(args: argparse.Namespace, step_s: float) -> ControlConfig:
     try:
-        base = ControlConfig.model_validate(changes)
+        base = ControlConfig.model_validate(_overrides(args.control, "--control"))
     except ValueError as error:
         raise UsageError(f"--control: {error}") from None
     return backtest_control(step_s, base)
+
+
+def _planner(args: argparse.Namespace) -> PlannerConfig | None:
+    try:
+        planner = PlannerConfig.model_validate(_overrides(args.planner, "--planner"))
+    except ValueError as error:
+        raise UsageError(f"--planner: {error}") from None
+    return planner if planner.enabled else None
 
 
 def build_setup(args: argparse.Namespace) -> Setup:
@@ -119,6 +132,8 @@ def build_setup(args: argparse.Namespace) -> Setup:
         raise UsageError("prices must not be negative")
     if not 0 <= args.reserve_soc <= 100:
         raise UsageError("--reserve-soc is a percentage")
+    if not 0 <= args.forecast_noise <= 2:
+        raise UsageError("--forecast-noise is a log-normal sigma between 0 and 2")
     return Setup(
         scenario=scenario,
         plant=plant,
@@ -126,6 +141,7 @@ def build_setup(args: argparse.Namespace) -> Setup:
         prices=Prices(network, args.export_price, args.import_price, args.currency),
         reserve_soc_pct=args.reserve_soc,
         control=_control(args, step_s),
+        planner=_planner(args),
         forecast_noise=args.forecast_noise,
         seed=args.seed,
     )
@@ -153,9 +169,16 @@ def describe(setup: Setup, args: argparse.Namespace) -> list[str]:
         f"export {setup.prices.export_price_per_kwh:g} {cur}/kWh, import "
         f"{setup.prices.import_price_per_kwh:g} {cur}/kWh; forecast: "
         + (
-            "perfect (actual next-day PV)"
+            "perfect (actual PV, hourly)"
             if setup.forecast_noise == 0
-            else f"actual PV x log-normal(sigma {setup.forecast_noise:g}) per day"
+            else f"day-ahead, actual PV x log-normal(sigma {setup.forecast_noise:g}) per day "
+            f"and per hour"
+        ),
+        "edge: "
+        + (
+            f"planner every {setup.planner.interval_s:g} s over {setup.planner.horizon_h:g} h"
+            if setup.planner is not None
+            else "rules only (no planner)"
         ),
     ] + ([f"edge control overrides: {', '.join(args.control)}"] if args.control else [])
 
@@ -167,6 +190,7 @@ def main(args: argparse.Namespace) -> int:
     except (UsageError, ValueError) as error:
         print(f"backtest: {error}", file=sys.stderr)
         return EXIT_USAGE
+    silence_highs_banner()  # the planner solves with HiGHS; stdout may carry --json
     try:
         # Bars only for a person watching a terminal; never in --json or piped output.
         with policy_bars(sys.stderr, sys.stderr.isatty() and not args.json) as bars:

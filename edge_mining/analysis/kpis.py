@@ -24,6 +24,9 @@ the oracle's trace is netted the same way.)
   miners emptied and the house then had to refill from the grid.
 - ``gain_vs_export``: (mining revenue + export income - import cost) minus the same for the
   baseline: what mining earned net of the export it gave up and the import it caused.
+- ``unserved_by_mining_kwh``: the house load the policy left unserved minus what the
+  baseline (no mining) left unserved: load the house would have had without mining. It
+  must be 0 for any policy that keeps the house first.
 """
 
 from __future__ import annotations
@@ -170,6 +173,9 @@ def compute_kpis(
         "import_kwh": round(import_kwh, 3),
         "curtailed_kwh": round(curtailed_kwh, 3),
         "unserved_kwh": round(float(trace.unserved_w.sum()) * kwh, 3),
+        "unserved_by_mining_kwh": _r(
+            float(trace.unserved_w.sum() - baseline.unserved_w.sum()) * kwh, 3
+        ),
         "min_soc_pct": round(float(trace.soc_end_pct.min()), 2),
         "max_balance_error_w": float(np.abs(trace.balance_error_w).max()),
         "elapsed_s": round(trace.elapsed_s, 3),

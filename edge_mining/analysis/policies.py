@@ -1,7 +1,9 @@
 """The rule-based policies the backtest compares.
 
 - ``edge``: the real :class:`edge_mining.control.Controller`, the very code the daemon runs,
-  fed with the plant's reading, the miners' states and the forecast at every step.
+  fed with the plant's reading, the miners' states and the forecast at every step, with its
+  planner (the forecast's hourly PV, the load it learns from the readings as the backtest
+  goes, the plant's battery).
 - ``seed``: the seed project's Home Assistant automations (README of the original add-on):
   two ON automations at different battery and production levels, held for 10 minutes; OFF
   when the SoC is below a threshold that follows tomorrow's forecast; and OFF when PV stays
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from edge_mining.analysis.engine import Fleet, RulePolicy
 from edge_mining.analysis.forecasts import ForecastOracle
-from edge_mining.config import ControlConfig, EconomicsConfig
+from edge_mining.config import ControlConfig, EconomicsConfig, PlannerConfig
 from edge_mining.control import Controller
 from edge_mining.model import Action, Snapshot
 from edge_mining.sim.plant import Plant, PlantState
@@ -60,9 +62,17 @@ class EdgePolicy(RulePolicy):
         control: ControlConfig,
         economics: EconomicsConfig,
         forecasts: ForecastOracle | None,
+        planner: PlannerConfig | None = None,
+        utc_offset_s: float = 0.0,
     ) -> None:
         super().__init__(fleet)
-        self.controller = Controller(control, fleet.configs, economics=economics)
+        self.controller = Controller(
+            control,
+            fleet.configs,
+            economics=economics,
+            planner=planner,
+            utc_offset_s=utc_offset_s,
+        )
         self._forecasts = forecasts
 
     def decide(self, now: float, state: PlantState, plant: Plant) -> None:

@@ -38,6 +38,7 @@ TABLE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("grid_import_for_mining_kwh", "grid import while mining, kWh", "{:,.0f}"),
     ("extra_import_kwh", "extra import vs no mining, kWh", "{:,.0f}"),
     ("reserve_violations", "reserve violations (steps)", "{:d}"),
+    ("unserved_by_mining_kwh", "unserved load caused by mining, kWh", "{:.1f}"),
     ("starts_per_day_per_miner", "starts / day / miner", "{:.2f}"),
     ("max_starts_per_day", "max starts in a day", "{:d}"),
     ("heat_kwh", "heat delivered, kWh", "{:,.0f}"),
