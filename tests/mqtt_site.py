@@ -81,12 +81,16 @@ class RunningSite:
 
 
 @contextlib.asynccontextmanager
-async def running_site(site: SiteConfig, **bridge_options: Any) -> AsyncIterator[RunningSite]:
+async def running_site(
+    site: SiteConfig, forecast: Any = None, **bridge_options: Any
+) -> AsyncIterator[RunningSite]:
     clock = ScaledClock(START, SPEED)
     plant = build_plant(site, clock.now())
     energy = SimulatedEnergySource(plant, clock)
     miners = {m.name: RecordingMiner(m, plant, clock) for m in site.miners}
-    daemon = Daemon(site, energy=energy, miners=miners, clock=clock)
+    if callable(forecast):
+        forecast = forecast(plant, clock)
+    daemon = Daemon(site, energy=energy, miners=miners, forecast=forecast, clock=clock)
     options = {"birth_delay_s": (0.05, 0.15), "backoff_s": (0.1, 0.5), **bridge_options}
     bridge = MqttBridge(site, daemon, **options)
     stop, bridge_stop = asyncio.Event(), asyncio.Event()

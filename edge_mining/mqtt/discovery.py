@@ -154,6 +154,9 @@ def _component(
         component["value_template"] = f"{{{{ value_json.{spec.key} }}}}"
     if spec.commandable:
         component["command_topic"] = topics.command(device, spec.key)
+    if spec.attributes:
+        component["json_attributes_topic"] = topics.state(device)
+        component["json_attributes_template"] = f"{{{{ value_json.{spec.attributes} | tojson }}}}"
     if spec.platform == SENSOR:
         if spec.state_class:
             component["state_class"] = spec.state_class

@@ -53,6 +53,8 @@ class EntitySpec:
     step: float | None = None
     # Telemetry: also unavailable when the device's own data is stale or it is unreachable.
     telemetry: bool = False
+    # A field of the state document whose value (a mapping) becomes the entity's attributes.
+    attributes: str | None = None
 
     @property
     def commandable(self) -> bool:
@@ -337,6 +339,17 @@ def controller_entities(site: SiteConfig) -> tuple[EntitySpec, ...]:
     entities = [
         EntitySpec("mode", SELECT, "Mode", options=MODE_OPTIONS, icon="mdi:robot"),
         EntitySpec("decision", SENSOR, "Decision", icon="mdi:comment-text-outline"),
+        EntitySpec(
+            "planned_mining_power",
+            SENSOR,
+            "Planned mining power",
+            "power",
+            MEASUREMENT,
+            "W",
+            precision=0,
+            icon="mdi:chart-timeline-variant",
+            attributes="plan",
+        ),
         EntitySpec(
             "surplus_power",
             SENSOR,

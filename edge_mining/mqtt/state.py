@@ -8,6 +8,7 @@ W, energies kWh (rounded), temperatures °C.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from edge_mining.config import SiteConfig
@@ -123,8 +124,36 @@ def miner_document(state: SiteState, name: str) -> dict[str, Any]:
     }
 
 
+def _iso(epoch: object) -> str | None:
+    if not isinstance(epoch, int | float):
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="minutes")
+
+
+def plan_attributes(plan: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The plan sensor's attributes: why (status, summary), the house reserve, and the next
+    24 h of planned mining power and SoC, one entry per plan step (ISO 8601, UTC)."""
+    if not plan:
+        return {"status": "planner off", "summary": None, "next_24h": []}
+    return {
+        "status": plan.get("status"),
+        "summary": plan.get("summary"),
+        "planned_at": _iso(plan.get("created")),
+        "reserve_soc": plan.get("reserve_soc_pct"),
+        "next_24h": [
+            {
+                "start": _iso(step.get("start")),
+                "mining_w": step.get("mining_w"),
+                "soc": step.get("soc_pct"),
+            }
+            for step in plan.get("steps", [])
+        ],  # fmt: skip
+    }
+
+
 def controller_document(state: SiteState) -> dict[str, Any]:
     decision = state.decision
+    plan = state.plan
     c = state.counters
     document: dict[str, Any] = {
         "mode": state.mode.value,
@@ -132,6 +161,8 @@ def controller_document(state: SiteState) -> dict[str, Any]:
         "surplus_power": _round(decision.surplus_w, 0) if decision else None,
         "available_power": _round(decision.available_power_w, 0) if decision else None,
         "effective_stop_soc": _round(decision.stop_soc_pct, 1) if decision else None,
+        "planned_mining_power": plan.get("mining_w") if plan else None,
+        "plan": plan_attributes(plan),
         "mined_energy_today": _kwh(c.mined_today_kwh),
         "mined_energy_total": _kwh(c.mined_kwh),
         "earnings": _kwh(c.earnings),

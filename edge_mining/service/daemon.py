@@ -34,11 +34,12 @@ from collections.abc import Coroutine, Mapping
 from typing import Any, Protocol
 
 from edge_mining.clock import Clock, WallClock
-from edge_mining.config import ControlConfig, SiteConfig
+from edge_mining.config import ControlConfig, PlannerConfig, SimulatedSourceConfig, SiteConfig
 from edge_mining.control import Controller
 from edge_mining.counters import CounterIntegrator
 from edge_mining.devices.base import DeviceError, EnergySource, ForecastSource, MinerDriver
 from edge_mining.devices.failures import FailureReporter
+from edge_mining.highs_banner import silence_highs_banner
 from edge_mining.log_limit import LogLimiter
 from edge_mining.model import (
     Command,
@@ -104,6 +105,15 @@ class HashpriceReader(Protocol):
     async def close(self) -> None: ...
 
 
+def site_planner(site: SiteConfig) -> PlannerConfig:
+    """The site's planner settings; a simulated plant lends its battery where they leave it
+    open (a real inverter does not report its capacity: then there is no plan)."""
+    source = site.energy_source
+    if isinstance(source, SimulatedSourceConfig):
+        return site.planner.for_plant(source.plant)
+    return site.planner
+
+
 class Daemon:
     """Polls, decides, commands. See the module doc."""
 
@@ -137,7 +147,12 @@ class Daemon:
         self.hashprice = hashprice
         self.clock: Clock = clock or WallClock()
         self.controller = controller or Controller(
-            site.control, site.miners, heating=site.heating, economics=site.economics
+            site.control,
+            site.miners,
+            heating=site.heating,
+            economics=site.economics,
+            planner=site_planner(site),
+            utc_offset_s=float(time.localtime().tm_gmtoff),
         )
         self.device_timeout_s = device_timeout_s
         self.command_timeout_s = command_timeout_s
@@ -218,6 +233,7 @@ class Daemon:
             counters=self.files.saved,
             manual_miners=self._manual_miners(),
             room_temperatures_c=self._fresh_temperatures(now),
+            plan=self.controller.plan_document(now),
         )
 
     def _manual_miners(self) -> frozenset[str]:
@@ -297,6 +313,7 @@ class Daemon:
             raise RuntimeError("this daemon is already running")
         self.running = True
         failure: BaseException | None = None
+        silence_highs_banner()  # the planner's solver would print one on stdout
         try:
             await self.files.restore(self.clock.now())
             await self._poll_all_once()
@@ -337,7 +354,7 @@ class Daemon:
         finally:
             await self._cancel_tasks()
             await self._shutdown_miners()
-            await self.files.save()
+            await self.files.save(final=True)
             await self.files.save_settings()
             self.running = False
             log.debug("daemon stopped")

@@ -1,6 +1,6 @@
 """The daemon's files in ``state_dir`` and when they are written: the energy counters, the
-controller's protections (``memory_file``) and the settings users changed at run time
-(``settings_file``).
+controller's protections (``memory_file``), the house-load profile the planner learned
+(``load_profile_file``) and the settings users changed at run time (``settings_file``).
 
 Counters never go backwards in Home Assistant, whatever kills the process. Home Assistant
 reads them as ``total_increasing``: a value lower than one it has seen starts a new meter
@@ -9,8 +9,9 @@ cycle. So the daemon publishes the counters as last *saved*, never the live ones
 lag of up to ``state_save_interval_s`` (60 s by default: invisible in the Energy dashboard's
 hourly statistics), and the writes stay few for an SD card: one counters file and one
 controller-memory file per interval (2 x 1,440 a day at 60 s), plus one of each right after
-start-up and at stop. Settings changed over MQTT are written when they change, at most once a
-second however fast the commands come.
+start-up and at stop. The house-load profile changes slowly (quarter-hour averages): it is
+written every ``PROFILE_SAVE_INTERVAL_S`` and at stop (96 writes a day). Settings changed
+over MQTT are written when they change, at most once a second however fast the commands come.
 
 If a file cannot be written (a full or read-only disk), the published counters wait at the
 last saved values and the failure is logged once (and once on recovery).
@@ -28,7 +29,7 @@ from edge_mining.config import ControlConfig
 from edge_mining.control import Controller
 from edge_mining.counters import CounterIntegrator, CounterStore, EnergyCounters
 from edge_mining.devices.failures import FailureReporter
-from edge_mining.service.memory_file import ControllerMemoryFile
+from edge_mining.service.memory_file import ControllerMemoryFile, LoadProfileFile
 from edge_mining.service.settings_file import (
     UserSettingsFile,
     restore_settings,
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # Settings changed over MQTT: at most one write per this many seconds (a command flood).
 SETTINGS_WRITE_INTERVAL_S = 1.0
+# The planner's house-load profile: one write per this many seconds, and at stop.
+PROFILE_SAVE_INTERVAL_S = 900.0
 
 
 class StateKeeper:
@@ -55,6 +58,7 @@ class StateKeeper:
     ) -> None:
         self.store = CounterStore(directory)
         self.memory_file = ControllerMemoryFile(directory)
+        self.load_profile_file = LoadProfileFile(directory)
         self.settings_file = UserSettingsFile(directory)
         self.controller = controller
         self.integrator = integrator
@@ -65,6 +69,7 @@ class StateKeeper:
         self.counter_writes = 0
         self.failures = FailureReporter(f"state files in {directory}", log)
         self._last_save = time.monotonic()
+        self._last_profile_save: float | None = None
         self._settings_saved: dict[str, Any] | None = None
         self._settings_changed = asyncio.Event()
 
@@ -77,6 +82,7 @@ class StateKeeper:
         self.integrator.counters = counters
         self.saved = counters.copy()
         await asyncio.to_thread(self.memory_file.restore, self.controller, now)
+        await asyncio.to_thread(self.load_profile_file.restore, self.controller, now)
         document = await asyncio.to_thread(self.settings_file.read)
         if document is not None:
             try:
@@ -94,8 +100,9 @@ class StateKeeper:
     def due(self) -> bool:
         return time.monotonic() - self._last_save >= self.save_interval_s
 
-    async def save(self) -> None:
-        """Write the counters and the controller's memory; the counters become publishable."""
+    async def save(self, *, final: bool = False) -> None:
+        """Write the counters and the controller's memory; the counters become publishable.
+        The house-load profile too when its interval has passed, or ``final`` (at stop)."""
         self._last_save = time.monotonic()
         counters = self.integrator.counters.copy()
         try:
@@ -118,6 +125,26 @@ class StateKeeper:
             )
         else:
             self.failures.recovered("memory")
+        await self._save_profile(final)
+
+    async def _save_profile(self, final: bool) -> None:
+        profile = self.controller.load_profile
+        if profile is None:
+            return  # no planner
+        now = time.monotonic()
+        last = self._last_profile_save
+        if not final and last is not None and now - last < PROFILE_SAVE_INTERVAL_S:
+            return
+        self._last_profile_save = now
+        try:
+            await asyncio.to_thread(self.load_profile_file.save, profile)
+        except OSError as error:
+            self.failures.report(
+                "profile",
+                f"cannot save the house-load profile to {self.load_profile_file.path}: {error}",
+            )
+        else:
+            self.failures.recovered("profile")
 
     # ------------------------------------------------------------------------- settings
 

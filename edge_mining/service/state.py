@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from edge_mining.config import ControlConfig
 from edge_mining.counters import EnergyCounters
@@ -31,6 +32,8 @@ class SiteState:
     manual_miners: frozenset[str] = frozenset()
     # Room temperature per heating zone (°C), fresh ones only.
     room_temperatures_c: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # The planner's next 24 h (Controller.plan_document), None without a planner.
+    plan: Mapping[str, Any] | None = None
 
 
 # Called with the SiteState after every control tick; may be a coroutine function.
