@@ -94,15 +94,14 @@ class EmulatedAntminer(EmulatedDevice):
         return bitmain.summary(self.machine)
 
     def _stats(self, _p: str | None) -> Reply:
-        items = bitmain.stats_items(
+        return bitmain.stats(
             self.machine,
             self.model.hardware,
             miner_key="BMMiner",
             miner_version=BMMINER_VERSION,
             compile_time=self.model.firmware,
-            frequency_mhz=self.model.hardware.frequency_mhz if self.machine.hashing_enabled else 0,
+            frequency_mhz=self.model.hardware.frequency_mhz,
         )
-        return Reply(70, "BMMiner stats", {"STATS": items})
 
     def _pools(self, _p: str | None) -> Reply:
         item = bitmain.pools_item(self.machine, self.pools[0]["user"], self.pools[0]["url"])
@@ -182,6 +181,18 @@ class EmulatedAntminer(EmulatedDevice):
             },
         }
 
+    def _web_rates(self) -> dict[str, Any]:
+        """The hashrates every CGI reply's item starts with, GH/s."""
+        m = self.machine
+        return {
+            "elapsed": int(m.bosminer_uptime_s),
+            "rate_5s": round(m.hashrate_5s_ths * 1000, 2),
+            "rate_30m": round(m.hashrate_15m_ths * 1000, 2),
+            "rate_avg": round(m.hashrate_1m_ths * 1000, 2),
+            "rate_ideal": round(m.hashrate_at(m.active_target_w) * 1000, 2),
+            "rate_unit": "GH/s",
+        }
+
     def _web_summary(self) -> dict[str, Any]:
         m = self.machine
         hashing = m.hashing_enabled
@@ -195,12 +206,7 @@ class EmulatedAntminer(EmulatedDevice):
             **self._web_head("summary"),
             "SUMMARY": [
                 {
-                    "elapsed": int(m.bosminer_uptime_s),
-                    "rate_5s": round(m.hashrate_5s_ths * 1000, 2),
-                    "rate_30m": round(m.hashrate_15m_ths * 1000, 2),
-                    "rate_avg": round(m.hashrate_1m_ths * 1000, 2),
-                    "rate_ideal": round(m.hashrate_at(m.active_target_w) * 1000, 2),
-                    "rate_unit": "GH/s",
+                    **self._web_rates(),
                     "hw_all": 0,
                     "bestshare": 0,
                     "status": status,
@@ -239,12 +245,7 @@ class EmulatedAntminer(EmulatedDevice):
             **self._web_head("stats"),
             "STATS": [
                 {
-                    "elapsed": int(m.bosminer_uptime_s),
-                    "rate_5s": round(m.hashrate_5s_ths * 1000, 2),
-                    "rate_30m": round(m.hashrate_15m_ths * 1000, 2),
-                    "rate_avg": round(m.hashrate_1m_ths * 1000, 2),
-                    "rate_ideal": round(m.hashrate_at(m.active_target_w) * 1000, 2),
-                    "rate_unit": "GH/s",
+                    **self._web_rates(),
                     "chain_num": hardware.chains,
                     "fan_num": hardware.fans,
                     "fan": [m.fan_rpm(i) if hashing else 0 for i in range(hardware.fans)],

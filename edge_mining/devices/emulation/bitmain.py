@@ -33,7 +33,7 @@ class BitmainHardware:
     frequency_mhz: float  # stock chip frequency
 
 
-def stats_items(
+def stats(
     machine: MinerMachine,
     hardware: BitmainHardware,
     *,
@@ -41,9 +41,12 @@ def stats_items(
     miner_version: str,
     compile_time: str,
     frequency_mhz: float,
-) -> list[dict[str, Any]]:
-    """The two ``STATS`` items (controller, chains) at the machine's current state."""
+) -> Reply:
+    """The ``stats`` reply: two items (controller, chains) at the machine's current state;
+    ``frequency_mhz`` is the chips' while they hash (0 is reported while they do not)."""
     m = machine
+    if not m.hashing_enabled:
+        frequency_mhz = 0
     ghs_5s = m.hashrate_5s_ths * 1000
     ghs_av = m.hashrate_1m_ths * 1000
     hashing = m.hashing_enabled
@@ -98,7 +101,7 @@ def stats_items(
         second[f"chain_hw{n}"] = 0
         second[f"chain_rate{n}"] = f"{ghs_5s / chains:.2f}"
         second[f"freq{n}"] = round(frequency_mhz)
-    return [first, second]
+    return Reply(70, f"{miner_key} stats", {"STATS": [first, second]})
 
 
 def summary(machine: MinerMachine) -> Reply:

@@ -107,15 +107,14 @@ class EmulatedLuxOS(EmulatedDevice):
         return bitmain.summary(self.machine)
 
     def _stats(self, _p: str | None) -> Reply:
-        items = bitmain.stats_items(
+        return bitmain.stats(
             self.machine,
             self.model.hardware,
             miner_key="LUXminer",
             miner_version=self.model.firmware,
             compile_time="Tue Jun 18 18:19:10 UTC 2024",
-            frequency_mhz=self.profile.frequency_mhz if self.machine.hashing_enabled else 0,
+            frequency_mhz=self.profile.frequency_mhz,
         )
-        return Reply(70, "LUXminer stats", {"STATS": items})
 
     def _devs(self, _p: str | None) -> Reply:
         return bitmain.devs(self.machine, self.model.hardware)
