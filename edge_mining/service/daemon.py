@@ -33,6 +33,7 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import Any, Protocol
 
+from edge_mining.cancel import cancel_and_wait
 from edge_mining.clock import Clock, WallClock
 from edge_mining.config import ControlConfig, PlannerConfig, SimulatedSourceConfig, SiteConfig
 from edge_mining.control import Controller
@@ -73,7 +74,6 @@ TEMPERATURE_STALE_S = 900.0
 # The hashprice reader caches for its own refresh_s; this only bounds how late we notice.
 HASHPRICE_POLL_S = 300.0
 # Shutdown: a task that ignored a cancellation is cancelled again this often, until this long.
-CANCEL_RETRY_S = 0.1
 CANCEL_DEADLINE_S = 10.0
 LISTENER_TIMEOUT_S = 5.0
 # The read after the shutdown command: short, the Supervisor does not wait long for a stop.
@@ -372,22 +372,16 @@ class Daemon:
         inner result when that completed in the same loop turn as the cancellation (CPython
         gh-86296, fixed in 3.12), and pyasic reads its sockets through it. The cancellation is
         then lost, the poll loop runs on, and the shutdown used to hang there, the miners never
-        paused. So a task still running is cancelled again, until CANCEL_DEADLINE_S; one that
-        outlives that is logged and left behind, and the shutdown goes on.
+        paused. So a task still running is cancelled again (:func:`~edge_mining.cancel.
+        cancel_and_wait`), until CANCEL_DEADLINE_S; one that outlives that is logged and left
+        behind, and the shutdown goes on (a failure was already reported by run()).
         """
-        pending = set(self._tasks)
-        deadline = time.monotonic() + CANCEL_DEADLINE_S
-        while pending:
-            for task in pending:
-                task.cancel()
-            _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY_S)
-            if pending and time.monotonic() > deadline:
-                names = ", ".join(sorted(task.get_name() for task in pending))
-                log.error("shutdown: %s did not stop; going on without", names)
-                break
-        for task in self._tasks - pending:
-            if not task.cancelled():
-                task.exception()  # retrieved: a failure was already reported by run()
+        await cancel_and_wait(
+            self._tasks,
+            logger=log,
+            deadline_s=CANCEL_DEADLINE_S,
+            left_behind="shutdown: %s did not stop; going on without",
+        )
         self._tasks.clear()
 
     async def _sleep_or_wake(self, seconds: float, wake: asyncio.Event) -> None:
