@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,17 +143,21 @@ def _serving_pattern(command: str) -> re.Pattern[str] | None:
     return None
 
 
+def _in_clone(clone: Clone, command: str) -> dict[str, Any]:
+    """How every documented command runs: bash in the clone, output and errors as one text."""
+    return {
+        "args": ["bash", "-c", command],
+        "cwd": clone.path,
+        "env": clone.env,
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.STDOUT,
+        "text": True,
+    }
+
+
 def _run_serving(clone: Clone, command: str, ready: re.Pattern[str]) -> tuple[int, str]:
-    process = subprocess.Popen(
-        ["bash", "-c", command],
-        cwd=clone.path,
-        env=clone.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = subprocess.Popen(**_in_clone(clone, command), start_new_session=True)
     lines: list[str] = []
     assert process.stdout is not None
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
@@ -192,16 +197,7 @@ def test_command_works_as_written(clone: Clone, document: str, command: str):
     if ready is not None:
         code, output = _run_serving(clone, command, ready)
     else:
-        result = subprocess.run(
-            ["bash", "-c", command],
-            cwd=clone.path,
-            env=clone.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=COMMAND_TIMEOUT_S,
-        )
+        result = subprocess.run(**_in_clone(clone, command), timeout=COMMAND_TIMEOUT_S)
         code, output = result.returncode, result.stdout
     assert code == 0, f"{document}: {command!r} exited {code}:\n{output}"
     assert "Traceback" not in output, f"{document}: {command!r}:\n{output}"
