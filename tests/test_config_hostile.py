@@ -10,6 +10,7 @@ import subprocess
 import sys
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,25 +102,16 @@ def _nan_threshold(tmp_path: Path) -> Path:
     return path
 
 
-def _password_like_alias(tmp_path: Path) -> Path:
-    path = tmp_path / "site.yaml"
-    text = _site_text(tmp_path, mqtt={"host": "127.0.0.1", "password": "PLACEHOLDER"})
-    path.write_text(text.replace("PLACEHOLDER", f"*{SECRET}"), encoding="utf-8")
-    return path
+def _secret_led_by(first: str) -> Callable[[Path], Path]:
+    """A site whose MQTT password, unquoted, starts with ``first`` (a YAML indicator)."""
 
+    def make(tmp_path: Path) -> Path:
+        path = tmp_path / "site.yaml"
+        text = _site_text(tmp_path, mqtt={"host": "127.0.0.1", "password": "PLACEHOLDER"})
+        path.write_text(text.replace("PLACEHOLDER", f"{first}{SECRET}"), encoding="utf-8")
+        return path
 
-def _password_like_tag(tmp_path: Path) -> Path:
-    path = tmp_path / "site.yaml"
-    text = _site_text(tmp_path, mqtt={"host": "127.0.0.1", "password": "PLACEHOLDER"})
-    path.write_text(text.replace("PLACEHOLDER", f"!{SECRET}"), encoding="utf-8")
-    return path
-
-
-def _password_like_reserved(tmp_path: Path) -> Path:
-    path = tmp_path / "site.yaml"
-    text = _site_text(tmp_path, mqtt={"host": "127.0.0.1", "password": "PLACEHOLDER"})
-    path.write_text(text.replace("PLACEHOLDER", f"@{SECRET}"), encoding="utf-8")
-    return path
+    return make
 
 
 def _alias_bomb(tmp_path: Path) -> Path:
@@ -151,9 +143,9 @@ HOSTILE: list[tuple[str, Any, str]] = [
     ("inf-duration", _infinite_stale_after, "control.stale_after_s: Input should be a finite"),
     ("huge-stale-after", _huge_stale_after, "control.stale_after_s: Input should be less than or"),
     ("nan-threshold", _nan_threshold, "control.start_surplus_w: Input should be a finite number"),
-    ("secret-as-alias", _password_like_alias, "a value starts with '*', which YAML reads as an"),
-    ("secret-as-tag", _password_like_tag, "a value starts with '!', which YAML reads as a tag"),
-    ("secret-reserved", _password_like_reserved, "a value starts with a character YAML reserves"),
+    ("secret-as-alias", _secret_led_by("*"), "a value starts with '*', which YAML reads as an"),
+    ("secret-as-tag", _secret_led_by("!"), "a value starts with '!', which YAML reads as a tag"),
+    ("secret-reserved", _secret_led_by("@"), "a value starts with a character YAML reserves"),
     ("alias-bomb", _alias_bomb, "more than 100000 values once aliases are expanded"),
     ("full-width-digits", _full_width_digits, "control.stop_soc_pct: Input should be a valid"),
 ]
