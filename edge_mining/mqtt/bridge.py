@@ -37,9 +37,8 @@ import aiomqtt
 from edge_mining.cancel import cancel_and_wait
 from edge_mining.config import MqttConfig, SiteConfig
 from edge_mining.log_limit import LogLimiter
-from edge_mining.model import Mode
 from edge_mining.mqtt import state as docs
-from edge_mining.mqtt.apply import apply_request
+from edge_mining.mqtt.apply import CommandTarget, apply_request
 from edge_mining.mqtt.client import mqtt_client
 from edge_mining.mqtt.commands import CommandError, Request, parse_command
 from edge_mining.mqtt.discovery import discovery_messages, encode
@@ -55,23 +54,11 @@ COMMAND_QUEUE_SIZE = 256
 FINAL_PUBLISH_TIMEOUT_S = 3.0
 
 
-class DaemonPort(Protocol):
-    """What the bridge needs from the daemon (``edge_mining.service.Daemon``)."""
-
-    @property
-    def state(self) -> SiteState: ...
+class DaemonPort(CommandTarget, Protocol):
+    """What the bridge needs from the daemon (``edge_mining.service.Daemon``): the commands,
+    and every new state."""
 
     def add_listener(self, callback: Callable[[SiteState], Any]) -> None: ...
-
-    def set_mode(self, mode: Mode) -> Any: ...
-
-    def command_miner(
-        self, name: str, *, running: bool | None = None, power_w: float | None = None
-    ) -> Any: ...
-
-    def release_miner(self, name: str) -> Any: ...
-
-    def update_control(self, **changes: float) -> Any: ...
 
 
 def topics_for(config: MqttConfig) -> Topics:
