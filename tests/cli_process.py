@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,22 @@ def write_site(path: Path, site: SiteConfig | dict[str, Any]) -> Path:
         data = site
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+def emulate_miners(*args: str, count: int) -> tuple[list[str], int]:
+    """``edge-mining emulate miner ARGS``: its first ``count`` lines, then its exit code once
+    SIGTERM stopped it (killed if it does not stop)."""
+    command = [sys.executable, "-m", "edge_mining.cli", "emulate", "miner", *args]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().strip() for _ in range(count)]
+        proc.send_signal(signal.SIGTERM)
+        return lines, proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 class CliProcess:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
-import subprocess
-import sys
 
 import httpx
 import pytest
 from braiins_support import FAST, fresh_host
+from cli_process import emulate_miners
 from pyasic.errors import APIError
 from pyasic.miners.backends import BOSer, BOSMiner
 from pyasic.miners.factory import miner_factory
@@ -200,23 +198,10 @@ def test_faults_and_hosts_parse():
 
 def test_cli_prints_one_line_per_miner_and_exits_0_on_sigterm():
     host = fresh_host()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge_mining.cli", "emulate", "miner", "--host", host]
-        + ["--count", "3", "--password", "pw"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        lines = [proc.stdout.readline().strip() for _ in range(3)]
-        first, _, third = loopback_hosts(host, 3)
-        assert lines == [f"MINER {first}", f"MINER {loopback_hosts(host, 2)[1]}", f"MINER {third}"]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    lines, code = emulate_miners("--host", host, "--count", "3", "--password", "pw", count=3)
+    first, _, third = loopback_hosts(host, 3)
+    assert lines == [f"MINER {first}", f"MINER {loopback_hosts(host, 2)[1]}", f"MINER {third}"]
+    assert code == 0
 
 
 def test_cli_rejects_a_non_loopback_host(capsys):

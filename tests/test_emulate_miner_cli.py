@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-import subprocess
-import sys
 
 import pytest
 from braiins_support import fresh_host
+from cli_process import emulate_miners
 
 from edge_mining.devices.emulation import cli
 from edge_mining.devices.emulation.server import loopback_hosts
@@ -64,19 +62,6 @@ def test_unknown_model_and_bad_host_exit_2(capsys):
 
 def test_the_command_line_serves_an_avalon_until_sigterm():
     host = fresh_host()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge_mining.cli", "emulate", "miner", "--model", "Avalon Q"]
-        + ["--host", host, "--count", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        lines = [proc.stdout.readline().strip() for _ in range(2)]
-        assert lines == [f"MINER {h}" for h in loopback_hosts(host, 2)]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    lines, code = emulate_miners("--model", "Avalon Q", "--host", host, "--count", "2", count=2)
+    assert lines == [f"MINER {h}" for h in loopback_hosts(host, 2)]
+    assert code == 0
