@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MINER_3KW
 
 from edge_mining.clock import ScaledClock
 from edge_mining.config import SiteConfig
@@ -38,15 +39,7 @@ def run_site(
         {
             "name": "Fault site",
             "energy_source": {"type": "simulated"},
-            "miners": [
-                {
-                    "name": "alpha",
-                    "min_power_w": 800,
-                    "max_power_w": 3000,
-                    "nominal_hashrate_ths": 100,
-                    "nominal_power_w": 3000,
-                }
-            ],
+            "miners": [{**MINER_3KW, "name": "alpha", "min_power_w": 800}],
             "control": {"tick_s": 0.5},
             "mqtt": {
                 "host": broker.host,

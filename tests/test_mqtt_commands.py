@@ -13,6 +13,7 @@ import time
 import aiomqtt
 import paho.mqtt.client as paho
 import pytest
+from conftest import MINER_3KW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,13 +38,7 @@ __all__ = ["mosquitto"]
 SITE = SiteConfig.model_validate(
     {
         "miners": [
-            {
-                "name": "alpha",
-                "min_power_w": 800,
-                "max_power_w": 3000,
-                "nominal_hashrate_ths": 100,
-                "nominal_power_w": 3000,
-            },
+            {**MINER_3KW, "name": "alpha", "min_power_w": 800},
             {
                 "name": "plug",
                 "driver": "smartplug",
