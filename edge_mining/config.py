@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -469,7 +470,9 @@ class ForecastPlane(_Section):
 
 
 class ForecastConfig(_Section):
-    type: Literal["none", "forecast_solar", "homeassistant"] = "none"
+    # simulated: the simulated plant's own PV with a day-ahead forecast's error (sim/forecast.py),
+    # for the demo and examples/simulated.yaml only (it needs the simulated energy source).
+    type: Literal["none", "forecast_solar", "homeassistant", "simulated"] = "none"
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     planes: list[ForecastPlane] = []
@@ -482,6 +485,9 @@ class ForecastConfig(_Section):
     # Planes one Forecast.Solar call may combine: 1 without a key; set per the key's plan.
     max_planes_per_request: int = Field(1, ge=1, le=4)
     timeout_s: float = Field(10.0, gt=0, le=120)
+    # simulated: the day-ahead error, the sigma of a log-normal factor on each day's energy and
+    # on each hour's share of it (0: the plant's PV exactly; 0.3: a real forecast's error).
+    error_sigma: float = Field(0.3, ge=0, le=1)
 
     @model_validator(mode="after")
     def _check(self) -> ForecastConfig:
@@ -650,6 +656,23 @@ class SiteConfig(_Section):
                 raise ValueError(f"miner name {miner.name!r} is used twice")
             seen.add(miner.name)
         return miners
+
+    @field_validator("forecast")
+    @classmethod
+    def _simulated_forecast_of_a_simulated_plant(
+        cls, forecast: ForecastConfig, info: ValidationInfo
+    ) -> ForecastConfig:
+        source = info.data.get("energy_source")  # absent: it is wrong itself, and said so
+        if (
+            forecast.type == "simulated"
+            and source is not None
+            and not isinstance(source, SimulatedSourceConfig)
+        ):
+            raise ValueError(
+                "type simulated forecasts the simulated plant: it needs energy_source type "
+                "simulated (a real site: forecast_solar or homeassistant)"
+            )
+        return forecast
 
     @model_validator(mode="after")
     def _zones_name_miners(self) -> SiteConfig:

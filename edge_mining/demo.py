@@ -114,6 +114,10 @@ def _demo_site() -> dict[str, Any]:
             "min_off_s": 180,
             "max_starts_per_day": 24,
         },
+        # The planner plans from the first minute: a day-ahead forecast of the simulated plant
+        # (its own PV with a real forecast's error) and a week of house-load history
+        # (seed_house_load); the battery is the plant's.
+        "forecast": {"type": "simulated"},
         "mqtt": {"enabled": False},
         # See DEMO_SAVE_INTERVAL_S.
         "state_save_interval_s": DEMO_SAVE_INTERVAL_S,
@@ -129,6 +133,49 @@ DEMO_SITE: dict[str, Any] = _demo_site()
 
 class DemoOptionUnavailable(Exception):
     """A demo option whose parts are not in this build."""
+
+
+def seed_house_load(site: SiteConfig, plant: Any, now: float) -> str | None:
+    """Give the demo's planner the house-load history a week of running would have given it
+    (``sim/load_history.py``), in ``state_dir``, so that it plans from the first minute. A
+    history already there (a kept ``--state-dir``) is the daemon's own and stays. Returns a
+    note for the console, or None when nothing was written."""
+    from edge_mining.service.memory_file import LoadProfileFile
+    from edge_mining.sim.load_history import house_load_history
+
+    planner = site.planner
+    file = LoadProfileFile(site.state_dir)
+    if plant is None or not planner.enabled or file.path.exists():
+        return None
+    days = planner.load_history_days
+    profile = house_load_history(plant, now, days)
+    site.state_dir.mkdir(parents=True, exist_ok=True)
+    file.save(profile.export())
+    return f"house load: {days} days of history from the simulated plant's profile"
+
+
+def planner_note(site: SiteConfig) -> str:
+    """What the demo's planner plans with, for the console's header."""
+    from edge_mining.service.banner import planner_text
+
+    text = planner_text(site)
+    if site.forecast.type == "simulated":
+        sigma = site.forecast.error_sigma
+        text += (
+            f"; the forecast is the simulated plant's PV with a day-ahead error "
+            f"(sigma {sigma:g})"
+            if sigma > 0
+            else "; the forecast is the simulated plant's PV, exactly"
+        )
+    return text
+
+
+def _with_plant_battery(site: SiteConfig, plant: Any) -> SiteConfig:
+    """The site read through an emulator: the planner keeps the plant's battery (a real
+    inverter does not report its capacity; the demo knows it)."""
+    if plant is None:
+        return site
+    return site.model_copy(update={"planner": site.planner.for_plant(plant.config)})
 
 
 # ---------------------------------------------------------------------------------- hooks
@@ -151,7 +198,7 @@ async def setup_emulated_inverter(
     stack.push_async_callback(emulator.stop)
     print(f"emulated PI30 inverter on {emulator.path}", flush=True)
     source = VoltronicSourceConfig(type="voltronic", device=emulator.path, timeout_s=1.0)
-    return site.model_copy(update={"energy_source": source})
+    return _with_plant_battery(site, plant).model_copy(update={"energy_source": source})
 
 
 def emulated_model(config: Any) -> tuple[str, str] | None:
@@ -281,7 +328,7 @@ async def setup_solaredge(
     stack.push_async_callback(emulator.stop)
     print(f"emulated SolarEdge on Modbus TCP {emulator.address}", flush=True)
     source = SolarEdgeSourceConfig(type="solaredge", host=emulator.host, port=emulator.port)
-    return site.model_copy(update={"energy_source": source})
+    return _with_plant_battery(site, plant).model_copy(update={"energy_source": source})
 
 
 async def setup_mqtt(
@@ -427,6 +474,8 @@ async def _run(
         except DemoOptionUnavailable as error:
             print(f"demo: {error}", file=sys.stderr)
             return 2
+        seeded = seed_house_load(site, plant, clock.now())
+        notes = [*notes, planner_note(site), *([seeded] if seeded else [])]
         live = sys.stdout.isatty() and not getattr(args, "plain", False)
         currency = site.economics.currency
         console = LiveConsole(currency=currency) if live else PlainConsole(currency=currency)

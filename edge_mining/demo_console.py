@@ -5,9 +5,11 @@ every command the controller sends with its reason, and show every number with i
 Sign conventions follow ``model.py``: battery power > 0 charging, grid power > 0 importing.
 
 - :class:`PlainConsole`: one status block per simulated minute (at most two per wall second),
-  each line wrapped at 80 columns between items, never inside a miner's name.
+  each line wrapped at 80 columns between items, never inside a miner's name; a new plan is
+  shown once, with the next block, and the planner starting to plan or falling back to the
+  rules is a line of its own, like a command.
 - :class:`LiveConsole`: ``rich`` redraws a table of the plant and one of the miners in place,
-  with the decision log scrolling below them.
+  the controller's summary and the latest plan, with the decision log scrolling below them.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from edge_mining.model import Command, Decision, MinerState, MinerStatus
+from edge_mining.service.banner import PlannerWatch
 
 WIDTH = 80
 LINE_EVERY_SIM_S = 60.0
@@ -133,6 +136,22 @@ def status_lines(state: Any) -> list[str]:
     return lines
 
 
+def plan_text(plan: Any) -> str | None:
+    """The planner's latest plan in one sentence (None without one): when it was made, the
+    mining it plans over the next 24 h and now, the SoC it expects at the lowest, the reserve."""
+    if not isinstance(plan, Mapping) or not plan.get("steps"):
+        return None
+    steps = plan["steps"]
+    mined_kwh = sum(s["mining_w"] * (s["end"] - s["start"]) for s in steps) / 3.6e6
+    lowest = min(steps, key=lambda s: s["soc_pct"])
+    day = " tomorrow" if lowest["end"] // 86400 > plan["created"] // 86400 else ""
+    return (
+        f"plan of {stamp(plan['created'])[:5]}: mining {mined_kwh:.1f} kWh in the next 24 h, "
+        f"{kw(plan['mining_w'])} now; battery lowest {lowest['soc_pct']:.0f}% at "
+        f"{stamp(lowest['end'])[:5]}{day}, reserve {plan['reserve_soc_pct']:.0f}%"
+    )
+
+
 def summary_line(state: Any, sim_hours: float, commands: int, currency: str) -> list[str]:
     c = state.counters
     return wrap(
@@ -160,6 +179,8 @@ class PlainConsole:
         self._last_sim: float | None = None
         self._last_wall = 0.0
         self._last_decision: Decision | None = None
+        self._planner = PlannerWatch()
+        self._plan_shown: object = None
         self.daemon: Any = None
         self.reader_gone = False
 
@@ -194,6 +215,9 @@ class PlainConsole:
             for command in decision.commands:
                 self.commands += 1
                 self._print(wrap(words(command_text(command)), f"{stamp(state.time)} >> ", sep=" "))
+        change = self._planner.change(getattr(state, "plan", None))
+        if change is not None:
+            self._print(wrap(words(change[1]), f"{stamp(state.time)} >> ", sep=" "))
         wall = time.monotonic()
         if self._last_sim is not None and (
             state.time - self._last_sim < LINE_EVERY_SIM_S
@@ -203,7 +227,15 @@ class PlainConsole:
         self._last_sim = state.time
         self._last_wall = wall
         self.lines += 1
-        self._print(status_lines(state))
+        lines = status_lines(state)
+        plan = getattr(state, "plan", None)
+        created = plan.get("created") if isinstance(plan, Mapping) else None
+        text = plan_text(plan)
+        if text is not None and created != self._plan_shown:
+            # A new plan: shown once, with the status block that follows it.
+            self._plan_shown = created
+            lines += wrap(words(text), INDENT, sep=" ")
+        self._print(lines)
 
     def close(self) -> None:
         return None
@@ -241,6 +273,9 @@ class LiveConsole(PlainConsole):
             for command in decision.commands:
                 self.commands += 1
                 self.log.append(f"{stamp(state.time)}  {command_text(command)}")
+        change = self._planner.change(getattr(state, "plan", None))
+        if change is not None:
+            self.log.append(f"{stamp(state.time)}  {change[1]}")
         wall = time.monotonic()
         if wall - self._last_draw >= LIVE_REFRESH_S:
             self._last_draw = wall
@@ -306,17 +341,19 @@ class LiveConsole(PlainConsole):
             )
         decision: Decision | None = state.decision
         reason = decision.reason if decision else "no decision yet"
+        plan = plan_text(getattr(state, "plan", None))
         parts += [
             plant,
             miners,
             Text(f"controller {state.mode.value}: " + reason.removeprefix(f"{state.mode.value}: ")),
+            *([Text(plan)] if plan else []),
             Text(LEGEND, style="dim"),
             Text("decisions:", style="bold"),
         ]
         title_lines = sum(
             1 + len(line) // max(20, self.rich.size.width) for line in self._title.split("\n")
         )
-        used = title_lines + 6 + 4 + max(1, len(state.miners)) + 4
+        used = title_lines + 6 + 4 + max(1, len(state.miners)) + 4 + (2 if plan else 0)
         room = max(3, self.rich.size.height - used)
         parts += [Text(line, overflow="fold") for line in list(self.log)[-room:]]
         return Group(*parts)

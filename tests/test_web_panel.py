@@ -14,6 +14,12 @@ from braiins_support import fresh_host
 from web_support import INGRESS_PREFIX, SCREENSHOTS, PanelSite, wait_until
 
 PAGES = ("now", "miners", "history", "plan", "earnings", "settings")
+# The Plan page has drawn a plan: both charts.
+PLAN_DRAWN = (
+    "() => document.getElementById('plan-badge').textContent === 'planning'"
+    " && document.querySelector('#chart-plan .u-over') !== null"
+    " && document.querySelector('#chart-plansoc .u-over') !== null"
+)
 VIEWPORTS = ((1280, 800), (390, 844))
 # What shows that a page has rendered its live data.
 READY = {
@@ -21,8 +27,7 @@ READY = {
     "miners": "() => document.querySelectorAll('#miner-cards .miner').length === 3",
     "history": "() => document.querySelector('#chart-power .u-over') !== null"
     " && document.querySelector('#chart-soc .u-over') !== null",
-    "plan": "() => !document.getElementById('plan-empty').hidden"
-    " || !document.getElementById('chart-plan').hidden",
+    "plan": "() => document.getElementById('plan-badge').textContent !== '–'",
     "earnings": "() => document.querySelectorAll('#earnings-table tbody tr').length === 6",
     "settings": "() => document.querySelectorAll('#settings-rows form').length === 10",
 }
@@ -91,8 +96,8 @@ def test_every_page_loads_without_console_errors_and_is_screenshotted(browser, p
                 active = watched.page.locator("#tabs a.active").get_attribute("data-page")
                 assert active == page
                 assert watched.page.locator(f"#page-{page}").is_visible()
-                if page == "plan":  # the daemon has no planner yet: the page says so
-                    assert "No plan yet" in watched.page.locator("#plan-empty").text_content()
+                if page == "plan":  # the demo plans from its first tick: the page draws it
+                    watched.page.wait_for_function(PLAN_DRAWN)
                 watched.page.wait_for_timeout(300)  # let the bars and charts settle
                 watched.page.screenshot(
                     path=str(SCREENSHOTS / f"{page}-{width}x{height}.png"), full_page=True
@@ -258,36 +263,79 @@ def test_decision_markers_show_their_reason_on_hover(watched, panel) -> None:
     assert watched.errors == []
 
 
-def test_the_plan_page_draws_a_plan_when_the_state_carries_one(watched, panel, monkeypatch):
-    """The planner is not in the daemon yet: a plan is put into the page's documents the way
-    the daemon's state will carry it (``state.plan``), and the page draws it."""
-    import edge_mining.web.server as server
-    from edge_mining.web.documents import plan_document
-
-    real = server.live_document
-    start = panel.call(lambda: panel.daemon.state.time)
-    plan = {
-        "summary": "plan: 2.4 kWh from the battery tonight; forecast refills it by 10:00",
-        "steps": [
-            {"start": start + i * 900, "mining_w": 1500.0 if 36 <= i < 64 else 0.0,
-             "soc_pct": 90.0 - (i - 64) * 0.5 if i >= 64 else 90.0}
-            for i in range(96)
-        ],
-    }  # fmt: skip
-
-    def with_plan(site, state, totals):
-        document = real(site, state, totals)
-        document["plan"] = plan_document(plan)
-        return document
-
-    monkeypatch.setattr(server, "live_document", with_plan)
+def test_the_plan_page_draws_the_demo_s_own_plan(watched, panel) -> None:
+    """The demo's planner (its simulated forecast, its seeded house load) plans from the first
+    tick; the Plan page draws that plan, and the decisions cite it."""
     watched.open(panel.url, "plan")
     page = watched.page
-    page.wait_for_function("() => !document.getElementById('chart-plan').hidden")
-    page.wait_for_function("() => document.querySelector('#chart-plan .u-over') !== null")
-    assert page.locator("#plan-empty").is_hidden()
-    assert "2.4 kWh from the battery" in page.locator("#plan-summary").text_content()
-    series = page.evaluate("() => window.edgeMiningPanel.charts.plan.data.length")
-    assert series == 3
-    page.screenshot(path=str(SCREENSHOTS / "plan-with-a-plan-1280x800.png"), full_page=True)
+    page.wait_for_function(PLAN_DRAWN)
+    shown = page.evaluate("() => window.edgeMiningPanel.live.plan")
+    plan = panel.call(lambda: panel.daemon.state.plan)
+    assert plan["status"] == "planned" and shown["planning"] is True
+    # The page shows the daemon's plan (the state it shows may be a tick older).
+    assert abs(shown["created"] - plan["created"]) <= panel.site.planner.interval_s
+    assert page.locator("#plan-summary").text_content() == shown["summary"]
+    assert shown["summary"].startswith("plan: ")
+    steps = shown["steps"]
+    assert 24 * 3600 - 900 <= steps[-1]["end"] - steps[0]["t"] <= 24 * 3600 + 900
+    assert any(s["pv_w"] > 1000 for s in steps) and any(s["pv_w"] == 0 for s in steps)
+    assert all(0 <= s["soc"] <= 100 and s["load_w"] > 0 for s in steps)
+    # Mining never planned below the reserve: the expected SoC stays above it, or still rising.
+    assert all(s["soc"] >= shown["reserve_soc"] - 0.5 or s["mining_w"] == 0 for s in steps)
+    power = page.evaluate("() => window.edgeMiningPanel.charts.plan.data")
+    soc = page.evaluate("() => window.edgeMiningPanel.charts.plansoc.data")
+    assert len(power) == 4 and len(soc) == 3  # x, solar, house, mining / x, SoC, reserve
+    assert power[0] == soc[0] and len(power[0]) == len(steps) + 1
+    assert power[3][:-1] == [s["mining_w"] for s in steps]
+    assert set(soc[2]) == {shown["reserve_soc"]}
+    facts = page.locator("#plan-facts").text_content()
+    assert "Battery reserve" in facts and f"{shown['reserve_soc']:.0f} %" in facts
+    # The decision the Now page shows cites the plan.
+    reason = panel.call(lambda: panel.daemon.state.decision.reason)
+    assert "plan: " in reason and "reserve" in reason
+    for width, height in VIEWPORTS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)  # the charts follow the width
+        width_drawn = page.evaluate("() => window.edgeMiningPanel.charts.plan.width")
+        assert width_drawn <= width - 20, (width, width_drawn)  # no sideways scrolling
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        page.screenshot(
+            path=str(SCREENSHOTS / f"plan-drawn-{width}x{height}.png"), full_page=True
+        )
+    assert watched.errors == []
+
+
+def test_without_a_plan_the_page_says_why_the_rules_decide(watched, panel, monkeypatch):
+    """The planner's own document when it cannot plan (here: no forecast) replaces the
+    demo's plan in what the page receives; the page says why and shows no chart."""
+    import edge_mining.web.server as server
+    from edge_mining.config import EconomicsConfig, PlannerConfig
+    from edge_mining.control.planning import Planning
+    from edge_mining.model import EnergyReading
+    from edge_mining.web.documents import plan_document
+
+    now = panel.call(lambda: panel.daemon.state.time)
+    planning = Planning(PlannerConfig(battery_kwh=10.0), EconomicsConfig(), 30.0)
+    reading = EnergyReading(timestamp=now, pv_power_w=1000.0, battery_soc_pct=80.0)
+    assert planning.update(now, reading, None, [], grid_connected=True) is None
+    fallback = planning.document(now)
+    real = server.live_document
+
+    def without_plan(site, state, totals):
+        document = real(site, state, totals)
+        document["plan"] = plan_document(fallback)
+        return document
+
+    monkeypatch.setattr(server, "live_document", without_plan)
+    watched.open(panel.url, "plan")
+    page = watched.page
+    page.wait_for_function("() => document.getElementById('plan-badge').textContent === 'rules'")
+    assert (
+        page.locator("#plan-summary").text_content()
+        == "No plan: the controller follows its rules (no hourly PV forecast)."
+    )
+    assert page.locator("#plan-empty").is_visible()
+    assert page.locator("#plan-power-card").is_hidden()
+    assert page.locator("#plan-battery-card").is_hidden()
+    assert page.locator("#plan-facts").is_hidden()
     assert watched.errors == []

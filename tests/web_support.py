@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import ClientSession, TCPConnector, web
 
 from edge_mining.clock import ScaledClock
-from edge_mining.demo import DEMO_SITE, demo_start
+from edge_mining.demo import DEMO_SITE, demo_start, seed_house_load
 from edge_mining.service.daemon import Daemon
 
 CHROMIUM = "/usr/bin/chromium"
@@ -111,7 +111,9 @@ class IngressProxy:
 
 
 class PanelSite:
-    """The demo site (three simulated miners) with its panel, in a thread, until ``close``."""
+    """The demo site (three simulated miners, its simulated forecast and its seeded house-load
+    history, so the planner plans from the first tick) with its panel, in a thread, until
+    ``close``."""
 
     def __init__(
         self, state_dir: Path, host: str, proxy_host: str, stranger_host: str, speed: float = 200.0
@@ -168,6 +170,7 @@ class PanelSite:
         self.loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         plant = build_plant(self.site, self.clock.now())
+        seed_house_load(self.site, plant, self.clock.now())
         await self.proxy.start()
         await self.stranger.start()
         try:

@@ -15,7 +15,8 @@ the defaults when only the miners are simulated).
 Energy sources and miners get the caller's clock: their timestamps, message ages and the
 miners' STARTING/STOPPING confirmation timeouts must run in the daemon's time (the demo's
 ScaledClock, a test's ManualClock). Forecast sources keep the wall clock: their cache and
-rate-limit times belong to a remote API that counts real seconds.
+rate-limit times belong to a remote API that counts real seconds; the simulated forecast, which
+forecasts the shared plant, runs in the plant's time like the other simulated devices.
 """
 
 from __future__ import annotations
@@ -148,13 +149,19 @@ def build_miners(
     return miners
 
 
-def build_forecast(site: SiteConfig) -> ForecastSource | None:
+def build_forecast(
+    site: SiteConfig, *, clock: Clock | None = None, plant: Any | None = None
+) -> ForecastSource | None:
     forecast = site.forecast
     if forecast.type == "none":
         return None
     entry = _entry(Kind.FORECAST, forecast.type, "forecast.type")
-    # Forecast sources keep the wall clock (see the module's docstring): no clock passed.
-    source: ForecastSource = _build(entry, forecast, site, "forecast", clock=None, plant=None)
+    # Forecast sources keep the wall clock (see the module's docstring), but for the simulated
+    # one, which forecasts the plant in the plant's time.
+    simulated = "plant" in entry.arguments
+    source: ForecastSource = _build(
+        entry, forecast, site, "forecast", clock=clock if simulated else None, plant=plant
+    )
     return source
 
 
@@ -197,7 +204,7 @@ def build_devices(site: SiteConfig, *, clock: Clock, plant: Any | None = None) -
     except ConfigError as error:
         problems.extend(error.problems)
     try:
-        forecast = build_forecast(site)
+        forecast = build_forecast(site, clock=clock, plant=plant)
     except ConfigError as error:
         problems.extend(error.problems)
     if problems or energy is None:

@@ -53,7 +53,8 @@ class Device(NamedTuple):
     # The class's positional arguments, in order, from: "config" (its own section of the
     # site), "site", "homeassistant" and "mqtt" (the site's connection settings), "plant" (the
     # simulated plant the site's simulated devices share). Energy sources and miners also get
-    # ``clock=`` (the daemon's time); forecast sources keep the wall clock of their remote API.
+    # ``clock=`` (the daemon's time); forecast sources keep the wall clock of their remote API,
+    # except a simulated one (it takes the plant), which lives in the plant's time.
     arguments: tuple[str, ...] = ("config",)
     probe: Command | None = None
     emulator: Command | None = None
@@ -243,6 +244,14 @@ DEVICES: tuple[Device, ...] = (
         "edge_mining.devices.homeassistant.forecast:HomeAssistantForecastSource",
         "edge_mining.config:ForecastConfig",
         arguments=("config", "homeassistant"),
+    ),
+    Device(
+        Kind.FORECAST,
+        "simulated",
+        "the simulated plant's own PV with a day-ahead forecast's error (demo only)",
+        "edge_mining.sim.forecast:SimulatedForecast",
+        "edge_mining.config:ForecastConfig",
+        arguments=("config", "plant"),
     ),
 )
 

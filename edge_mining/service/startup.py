@@ -230,7 +230,10 @@ def run_command(args: argparse.Namespace) -> int:
         set_log_level(site.log_level)
     for secret in site.secret_values():
         add_secret(secret)
-    log.info("%s", banner(site, broker_origin=origin))
+    from edge_mining.service.memory_file import LoadProfileFile
+
+    history = LoadProfileFile(site.state_dir).path.is_file()
+    log.info("%s", banner(site, broker_origin=origin, load_history=history))
     try:
         asyncio.run(serve(site, on_daemon=lambda daemon: daemon.add_listener(ChangeLog())))
     except ConfigError as error:

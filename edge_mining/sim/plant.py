@@ -303,6 +303,15 @@ class Plant:
     def miner_draws(self) -> dict[str, float]:
         return dict(self._miner_draw)
 
+    def pv_potential_w(self, t: float) -> float:
+        """What the panels could produce at ``t`` (W): the plant's PV profile, clouds included
+        (what a forecast of this plant tries to predict)."""
+        return max(0.0, self._pv(t))
+
+    def house_load_w(self, t: float) -> float:
+        """The house's own load at ``t`` (W), miners aside: the plant's load profile."""
+        return max(0.0, self._load(t))
+
     @property
     def state(self) -> PlantState:
         return self._state

@@ -8,7 +8,7 @@ ever part of a document: nothing here reads a ``SecretStr``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from edge_mining.model import Mode
 from edge_mining.mqtt import state as docs
 from edge_mining.mqtt.entities import CONTROL_NUMBERS, power_target_range
 from edge_mining.mqtt.topics import CONTROLLER, miner_device
+from edge_mining.service.daemon import site_planner
 from edge_mining.service.state import SiteState
 
 
@@ -26,6 +27,7 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 def site_document(site: SiteConfig) -> dict[str, Any]:
     """What does not change while the daemon runs (sent once per page load)."""
+    planner = site_planner(site)
     return {
         "name": site.name,
         "currency": site.economics.currency,
@@ -33,6 +35,12 @@ def site_document(site: SiteConfig) -> dict[str, Any]:
         "modes": [mode.value for mode in Mode],
         "controller_device": CONTROLLER,
         "energy_source": site.energy_source.type,
+        "planner": {
+            "enabled": planner.enabled,
+            "battery_kwh": planner.battery_kwh,
+            "forecast": site.forecast.type,
+            "interval_s": planner.interval_s,
+        },
         "control_numbers": [
             {
                 "field": n.field,
@@ -77,45 +85,52 @@ def _miner(site: SiteConfig, state: SiteState, name: str) -> dict[str, Any]:
     }
 
 
-def plan_document(plan: object) -> dict[str, Any] | None:
-    """The planner's next hours as ``{"steps": [{t, mining_w, soc}], "summary"}``, or None.
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
-    Reads what a plan object offers (``steps`` of objects or mappings with a start time, the
-    planned mining power and the expected SoC) so that the page works with the planner as it
-    lands; anything it cannot read is no plan.
-    """
-    if plan is None:
+
+def plan_document(plan: object) -> dict[str, Any] | None:
+    """The Plan page's data from the planner's document (``Controller.plan_document``: status,
+    summary, when it was made, the reserve, the mining planned now, and per step of the next
+    24 h its start and end, planned mining, battery power, SoC at its end, forecast PV and
+    house load), with the step totals in kWh. None without a planner. Without a plan (the
+    rules decide) ``steps`` is empty and ``status`` says why."""
+    if not isinstance(plan, Mapping):
         return None
-    steps = getattr(plan, "steps", None)
-    if steps is None and isinstance(plan, Mapping):
-        steps = plan.get("steps")
-    if not isinstance(steps, Iterable):
-        return None
-    out = []
-    for step in steps:
-        values = {}
-        for key, names in (
-            ("t", ("start", "time", "t")),
-            ("mining_w", ("mining_w", "mining_power_w", "power_w")),
-            ("soc", ("soc_pct", "soc", "expected_soc_pct")),
-        ):
-            for candidate in names:
-                value = (
-                    step.get(candidate)
-                    if isinstance(step, Mapping)
-                    else getattr(step, candidate, None)
-                )
-                if isinstance(value, int | float):
-                    values[key] = float(value)
-                    break
-        if "t" in values:
-            out.append(values)
-    if not out:
-        return None
-    summary = getattr(plan, "summary", None) or (
-        plan.get("summary") if isinstance(plan, Mapping) else None
-    )
-    return {"steps": out, "summary": summary if isinstance(summary, str) else None}
+    steps = []
+    for step in plan.get("steps") or ():
+        if not isinstance(step, Mapping):
+            continue
+        start, end = _number(step.get("start")), _number(step.get("end"))
+        if start is None or end is None or end <= start:
+            continue
+        steps.append(
+            {
+                "t": start,
+                "end": end,
+                "mining_w": _number(step.get("mining_w")),
+                "battery_w": _number(step.get("battery_w")),
+                "soc": _number(step.get("soc_pct")),
+                "pv_w": _number(step.get("pv_w")),
+                "load_w": _number(step.get("load_w")),
+            }
+        )
+
+    def kwh(key: str) -> float:
+        return round(sum((s[key] or 0.0) * (s["end"] - s["t"]) for s in steps) / 3.6e6, 2)
+
+    status = plan.get("status")
+    summary = plan.get("summary")
+    return {
+        "status": status if isinstance(status, str) else None,
+        "planning": bool(steps) and status == "planned",
+        "summary": summary if isinstance(summary, str) else None,
+        "created": _number(plan.get("created")),
+        "reserve_soc": _number(plan.get("reserve_soc_pct")),
+        "mining_w": _number(plan.get("mining_w")),
+        "steps": steps,
+        "totals": {"mining_kwh": kwh("mining_w"), "pv_kwh": kwh("pv_w"), "load_kwh": kwh("load_w")},
+    }
 
 
 def live_document(
@@ -166,5 +181,5 @@ def live_document(
             "earnings_today": round(counters.earnings_today, 4),
         },
         "rooms": {zone: round(c, 1) for zone, c in state.room_temperatures_c.items()},
-        "plan": plan_document(getattr(state, "plan", None)),
+        "plan": plan_document(state.plan),
     }

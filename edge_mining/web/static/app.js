@@ -17,6 +17,7 @@
   const money = (v) => (v == null ? "–" : `${num(v, 2)} ${app.site ? app.site.currency : ""}`);
   const dateTime = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
   const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const timeShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   const when = (t) => dateTime.format(new Date(t * 1000));
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
   const set = (id, text) => { const e = $(id); if (e && e.textContent !== text) e.textContent = text; };
@@ -313,23 +314,69 @@
   }
 
   // -------------------------------------------------------------------------------- plan
+  // What the planner needs, for the page that has no plan to show.
+  function planAbout() {
+    const p = app.site.planner;
+    if (!p.enabled) return "The planner is switched off (planner.enabled: false): the controller follows its rules.";
+    const needs = [];
+    if (!p.battery_kwh) needs.push("the battery's capacity (planner.battery_kwh)");
+    if (p.forecast === "none") needs.push("an hourly solar forecast (forecast)");
+    const every = `It plans again every ${num(p.interval_s / 60)} min and with each new forecast.`;
+    if (needs.length) return `The planner needs ${needs.join(" and ")}; until then the controller follows its rules.`;
+    return `The planner plans from the ${p.forecast} forecast, the ${num(p.battery_kwh, 1)} kWh battery and the house's learned load. ${every}`;
+  }
+
   function renderPlan(live) {
     const plan = live.plan;
-    $("plan-empty").hidden = !!plan;
-    $("chart-plan").hidden = !plan;
-    $("plan-summary").hidden = !(plan && plan.summary);
-    if (!plan) return;
-    set("plan-summary", plan.summary || "");
-    const t = plan.steps.map((s) => s.t);
-    const data = [t, plan.steps.map((s) => s.mining_w ?? null), plan.steps.map((s) => s.soc ?? null)];
-    const node = $("chart-plan");
+    const planning = !!(plan && plan.planning);
+    const badge = $("plan-badge");
+    badge.textContent = planning ? "planning" : "rules";
+    badge.className = `badge ${planning ? "mining" : "paused"}`;
+    set("plan-about", planAbout());
+    $("plan-facts").hidden = !planning;
+    $("plan-empty").hidden = planning;
+    $("plan-power-card").hidden = !planning;
+    $("plan-battery-card").hidden = !planning;
+    if (!planning) {
+      const why = plan && plan.status ? plan.status : "no planner";
+      set("plan-summary", `No plan: the controller follows its rules (${why}).`);
+      set("plan-empty", "A plan appears here once the planner has a battery capacity, an hourly solar forecast and some history of the house's load.");
+      return;
+    }
+    set("plan-summary", plan.summary || "planned");
+    set("plan-now", power(plan.mining_w));
+    set("plan-mining", kwh(plan.totals.mining_kwh));
+    set("plan-pv", kwh(plan.totals.pv_kwh));
+    set("plan-load", kwh(plan.totals.load_kwh));
+    set("plan-reserve", plan.reserve_soc == null ? "–" : `${num(plan.reserve_soc, 0)} %`);
+    set("plan-created", plan.created == null ? "–" : timeShort.format(new Date(plan.created * 1000)));
+    // One x for both charts: each step's start, then the last step's end. Powers hold over
+    // their step (drawn stepped, the last value repeated at the end); the SoC is the plan's
+    // at each step's end, starting from the battery's now.
+    const steps = plan.steps;
+    const x = [...steps.map((s) => s.t), steps[steps.length - 1].end];
+    const held = (key) => { const v = steps.map((s) => s[key]); return [...v, v[v.length - 1]]; };
+    const soc = [live.energy.soc, ...steps.map((s) => s.soc)];
+    const reserve = x.map(() => plan.reserve_soc);
+    const powerData = [x, held("pv_w"), held("load_w"), held("mining_w")];
+    const socData = [x, soc, reserve];
+    const stepped = uPlot.paths.stepped({ align: 1 });
     if (!app.charts.plan) {
+      const node = $("chart-plan");
       app.charts.plan = new uPlot({ width: chartWidth(node), height: chartHeight(),
-        series: [{}, { label: "Planned mining", stroke: COLOURS.miners[0], fill: "rgba(112,72,232,.15)", width: 1.5, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false }, value: (u, v) => power(v) },
-          { label: "Expected SoC", stroke: COLOURS.soc, width: 1.5, scale: "%", points: { show: false }, value: (u, v) => (v == null ? "–" : `${num(v, 0)} %`) }],
-        scales: { "%": { range: [0, 100] } },
-        axes: [timeAxis, wattAxis("mining power"), { ...percentAxis, scale: "%", side: 1, grid: { show: false } }] }, data, node);
-    } else { app.charts.plan.setData(data); }
+        series: [{}, { label: "Solar forecast", stroke: COLOURS.pv, fill: "rgba(232,163,0,.12)", width: 1.5, paths: stepped, points: { show: false }, value: (u, v) => power(v) },
+          { label: "House (usual)", stroke: COLOURS.house, width: 1.2, paths: stepped, points: { show: false }, value: (u, v) => power(v) },
+          { label: "Planned mining", stroke: COLOURS.miners[0], fill: "rgba(112,72,232,.18)", width: 1.8, paths: stepped, points: { show: false }, value: (u, v) => power(v) }],
+        axes: [timeAxis, wattAxis("power")] }, powerData, node);
+      const socNode = $("chart-plansoc");
+      app.charts.plansoc = new uPlot({ width: chartWidth(socNode), height: Math.round(chartHeight() * 0.6),
+        series: [{}, { label: "Expected SoC", stroke: COLOURS.soc, fill: "rgba(47,158,68,.1)", width: 1.5, points: { show: false }, value: (u, v) => (v == null ? "–" : `${num(v, 0)} %`) },
+          { label: "Reserve", stroke: COLOURS.grid, width: 1.2, dash: [6, 4], points: { show: false }, value: (u, v) => (v == null ? "–" : `${num(v, 0)} %`) }],
+        scales: { y: { range: [0, 100] } }, axes: [timeAxis, percentAxis] }, socData, socNode);
+    } else {
+      app.charts.plan.setData(powerData);
+      app.charts.plansoc.setData(socData);
+    }
   }
 
   // ---------------------------------------------------------------------------- earnings
@@ -387,13 +434,14 @@
   }
 
   // -------------------------------------------------------------------------------- start
+  const SHORT_CHARTS = new Set(["soc", "plansoc"]);
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
       for (const [key, chart] of Object.entries(app.charts)) {
         const node = $(`chart-${key}`);
-        if (node && !node.closest(".page").hidden) chart.setSize({ width: chartWidth(node), height: key === "soc" ? Math.round(chartHeight() * 0.6) : chartHeight() });
+        if (node && !node.closest(".page").hidden) chart.setSize({ width: chartWidth(node), height: SHORT_CHARTS.has(key) ? Math.round(chartHeight() * 0.6) : chartHeight() });
       }
     }, 100);
   });
