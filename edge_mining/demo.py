@@ -162,8 +162,7 @@ def planner_note(site: SiteConfig) -> str:
     if site.forecast.type == "simulated":
         sigma = site.forecast.error_sigma
         text += (
-            f"; the forecast is the simulated plant's PV with a day-ahead error "
-            f"(sigma {sigma:g})"
+            f"; the forecast is the simulated plant's PV with a day-ahead error (sigma {sigma:g})"
             if sigma > 0
             else "; the forecast is the simulated plant's PV, exactly"
         )
@@ -436,9 +435,7 @@ def main(args: argparse.Namespace) -> int:
                 from edge_mining.demo_shape import simulated_shape
 
                 shape = simulated_shape(load_config(args.config), state_dir)
-                site = shape.site.model_copy(
-                    update={"state_save_interval_s": DEMO_SAVE_INTERVAL_S}
-                )
+                site = shape.site.model_copy(update={"state_save_interval_s": DEMO_SAVE_INTERVAL_S})
                 notes = [f"demo of {args.config}: " + "; ".join(shape.notes)]
         except ConfigError as error:
             from edge_mining.cli import print_config_problems

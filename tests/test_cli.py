@@ -68,6 +68,15 @@ BAD_CONFIGS: list[tuple[str, Any, str]] = [
         "forecast: forecast_solar needs latitude and longitude",
     ),
     (
+        "simulated-forecast-of-a-real-source",
+        {
+            "energy_source": {"type": "voltronic", "device": "/dev/ttyUSB0"},
+            "forecast": {"type": "simulated"},
+        },
+        "forecast: type simulated forecasts the simulated plant: it needs "
+        "energy_source type simulated",
+    ),
+    (
         "heating-unknown-miner",
         {"heating": {"enabled": True, "zones": [{"name": "z", "miners": ["ghost"]}]}},
         "heating zone 'z' names unknown miners ['ghost']",

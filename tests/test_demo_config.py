@@ -29,7 +29,14 @@ def test_every_example_becomes_a_site_with_nothing_real_in_it(tmp_path):
         assert site.energy_source.type == "simulated"
         assert site.state_dir == tmp_path / "state"
         assert not site.mqtt.enabled and site.mqtt.host is None and site.mqtt.password is None
-        assert site.forecast.type == "none" and not site.heating.enabled
+        # The demo plans like a site with a forecast: the simulated plant's own, with the
+        # site's day-ahead error; the planner keeps the site's settings.
+        assert site.forecast.type == "simulated" and not site.heating.enabled
+        assert site.forecast.error_sigma == original.forecast.error_sigma
+        assert site.forecast.planes == [] and site.forecast.api_key is None
+        assert site.planner == original.planner
+        if original.planner.battery_kwh is not None:  # the plant is the planner's battery
+            assert site.energy_source.plant.battery_kwh == original.planner.battery_kwh
         assert site.homeassistant.url is None and site.homeassistant.token is None
         assert site.economics.hashprice_source is None
         assert [m.name for m in site.miners] == [m.name for m in original.miners]

@@ -277,7 +277,12 @@ def test_the_plan_page_draws_the_demo_s_own_plan(watched, panel) -> None:
     assert page.locator("#plan-summary").text_content() == shown["summary"]
     assert shown["summary"].startswith("plan: ")
     steps = shown["steps"]
-    assert 24 * 3600 - 900 <= steps[-1]["end"] - steps[0]["t"] <= 24 * 3600 + 900
+    # The steps that overlap the next 24 h, back to back: the first holds the document's time
+    # (a quarter hour of a plan at most one interval old), the last (an hour) holds 24 h later.
+    assert all(a["end"] == b["t"] for a, b in zip(steps, steps[1:], strict=False))
+    assert shown["created"] <= steps[0]["t"] <= shown["created"] + panel.site.planner.interval_s
+    assert 24 * 3600 <= steps[-1]["end"] - steps[0]["t"] < 25 * 3600 + 900
+    assert steps[-1]["end"] - steps[-1]["t"] == 3600
     assert any(s["pv_w"] > 1000 for s in steps) and any(s["pv_w"] == 0 for s in steps)
     assert all(0 <= s["soc"] <= 100 and s["load_w"] > 0 for s in steps)
     # Mining never planned below the reserve: the expected SoC stays above it, or still rising.
@@ -299,9 +304,7 @@ def test_the_plan_page_draws_the_demo_s_own_plan(watched, panel) -> None:
         width_drawn = page.evaluate("() => window.edgeMiningPanel.charts.plan.width")
         assert width_drawn <= width - 20, (width, width_drawn)  # no sideways scrolling
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
-        page.screenshot(
-            path=str(SCREENSHOTS / f"plan-drawn-{width}x{height}.png"), full_page=True
-        )
+        page.screenshot(path=str(SCREENSHOTS / f"plan-drawn-{width}x{height}.png"), full_page=True)
     assert watched.errors == []
 
 

@@ -315,36 +315,53 @@ def test_listen_addresses() -> None:
             parse_listen_address(bad)
 
 
-def test_a_plan_is_read_from_what_the_planner_offers() -> None:
-    from dataclasses import dataclass
-
+def test_a_plan_is_read_from_the_planner_s_document() -> None:
+    """The Plan page's data is the controller's plan document (``Planning.document``) with
+    the page's names and the 24 h totals; steps it cannot read are left out, and without a
+    plan the status says why."""
     from edge_mining.web.documents import plan_document
 
-    @dataclass
-    class Step:
-        start: float
-        mining_w: float
-        soc_pct: float
+    def step(start: float, end: float, mining_w: float, soc: float) -> dict[str, float]:
+        return {"start": start, "end": end, "mining_w": mining_w, "battery_w": -800.0,
+                "soc_pct": soc, "pv_w": 2000.0, "load_w": 400.0}  # fmt: skip
 
-    @dataclass
-    class Plan:
-        steps: tuple[Step, ...]
-        summary: str
+    def shown(t: float, end: float, mining_w: float, soc: float) -> dict[str, float]:
+        return {"t": t, "end": end, "mining_w": mining_w, "battery_w": -800.0, "soc": soc,
+                "pv_w": 2000.0, "load_w": 400.0}  # fmt: skip
 
-    plan = Plan((Step(0.0, 1500.0, 80.0), Step(900.0, 0.0, 75.5)), "2.4 kWh from the battery")
-    assert plan_document(plan) == {
+    planned = {
+        "status": "planned",
+        "summary": "plan: 2.4 kWh from the battery",
+        "created": 1000,
+        "reserve_soc_pct": 30.0,
+        "mining_w": 1500,
         "steps": [
-            {"t": 0.0, "mining_w": 1500.0, "soc": 80.0},
-            {"t": 900.0, "mining_w": 0.0, "soc": 75.5},
+            step(1000, 1900, 1500, 80.0),
+            step(1900, 5500, 0, 75.5),
+            {"start": 5500, "end": 5500, "mining_w": 9},  # empty: left out
+            {"start": "x", "end": 9100, "mining_w": 9},  # unreadable: left out
         ],
-        "summary": "2.4 kWh from the battery",
     }
-    assert plan_document({"steps": [{"time": 5, "power_w": 10}]}) == {
-        "steps": [{"t": 5.0, "mining_w": 10.0}],
-        "summary": None,
+    assert plan_document(planned) == {
+        "status": "planned",
+        "planning": True,
+        "summary": "plan: 2.4 kWh from the battery",
+        "created": 1000.0,
+        "reserve_soc": 30.0,
+        "mining_w": 1500.0,
+        "steps": [shown(1000.0, 1900.0, 1500.0, 80.0), shown(1900.0, 5500.0, 0.0, 75.5)],
+        # 1500 W for a quarter hour; 2000 W and 400 W for an hour and a quarter.
+        "totals": {"mining_kwh": 0.38, "pv_kwh": 2.5, "load_kwh": 0.5},
     }
-    assert plan_document(None) is None
-    assert plan_document({"steps": []}) is None
+    fallback = {"status": "no hourly PV forecast", "summary": None, "created": None,
+                "reserve_soc_pct": None, "mining_w": None, "steps": []}  # fmt: skip
+    document = plan_document(fallback)
+    assert document is not None
+    assert document["status"] == "no hourly PV forecast" and document["planning"] is False
+    assert document["steps"] == [] and document["totals"]["mining_kwh"] == 0.0
+    # A "planned" status with no readable step is not drawn as a plan.
+    assert plan_document({**planned, "steps": []})["planning"] is False
+    assert plan_document(None) is None  # no planner
     assert plan_document(object()) is None
 
 

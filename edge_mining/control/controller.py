@@ -404,17 +404,19 @@ class Controller:
         self._track_probe_starts(candidates, now)
         for c in candidates:
             zone_name = self._heat.zone_of.get(c.memory.name)
-            if view is not None and c.planned:
-                c.reason += f" (plan: {view.committed[c.memory.name]:.0f} W)"
-            elif view is not None and c.plan_gated:
-                c.reason += " (not in the plan now)"
-            elif (
+            # A warm heat-only zone gates its miner whatever the plan commits to it: the
+            # thermostat is the reason it takes no power, so that is what the reason says.
+            if (
                 c.gated
                 and zone_name is not None
                 and self._heat.heat_only(zone_name)
                 and not self._heat.wants_heat(c.memory.name)
             ):
                 c.reason += f" (heat only: {zone_name} is warm)"
+            elif view is not None and c.planned:
+                c.reason += f" (plan: {view.committed[c.memory.name]:.0f} W)"
+            elif view is not None and c.plan_gated:
+                c.reason += " (not in the plan now)"
             elif c.gated and not c.running:
                 c.reason += " (economics: export pays more)"
             elif c.gated:

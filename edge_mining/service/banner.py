@@ -70,7 +70,7 @@ def broker_text(site: SiteConfig, origin: str) -> str:
 
 
 def planner_text(site: SiteConfig, *, load_history: bool | None = None) -> str:
-    """"planner on (what it plans with)", or "planner off (why)": what it lacks of a battery
+    """ "planner on (what it plans with)", or "planner off (why)": what it lacks of a battery
     capacity and a forecast; ``load_history`` False (``state_dir`` holds none): the rules
     decide until the house load has been learned."""
     planner = site_planner(site)
