@@ -13,7 +13,8 @@ trace has at the window's start, terminal SoC free) the LP window and the MILP a
 - ``MILP`` and ``bound``: the best unit-commitment plan HiGHS found within the time limit
   and its dual bound (no plan that respects the minimum power, the controller's min on/off
   times, its starts per day and the reserve exactly is worth more);
-- ``baseline``: what the export policy's trace is worth over the window (no mining);
+- ``baseline``: what the export policy's trace is worth over the window (no mining; from
+  its own SoC, as the backtest's gain KPI counts it, not the oracle's);
 - ``MILP %`` / ``bound %``: the MILP's (the bound's) gain over the baseline as a share of the
   LP's. 100 % means the relaxation costs nothing there.
 

@@ -14,7 +14,8 @@ costs and cost scale per step) with each machine's segment columns replaced by a
 - ``u`` binary per machine and step: on or off. On, the machine draws its minimum power and
   hashes the curve's first point, plus continuous segments up to its maximum that follow the
   curve above the minimum (which must be concave there; its flat tail is dropped, as the
-  LP's hull drops it: more power buys nothing).
+  LP's hull drops it: more power buys nothing). A miner with a few discrete levels is
+  still continuous between them here, as a power-target miner is.
 - start and stop variables (``u_t - u_{t-1} = start_t - stop_t``; every machine is off
   before the window), a minimum on-time and off-time in steps (a start at ``t`` keeps it on
   through ``t + min_on - 1``), and at most ``max_starts_per_day`` starts per machine per
