@@ -19,7 +19,13 @@ from edge_mining.analysis.forecasts import ForecastOracle
 from edge_mining.analysis.kpis import Prices, compute_kpis
 from edge_mining.analysis.policies import EdgePolicy
 from edge_mining.analysis.weather import pvlib_sample
-from edge_mining.config import EconomicsConfig, PlannerConfig, PlantConfig
+from edge_mining.config import (
+    EconomicsConfig,
+    HeatingConfig,
+    HeatingZone,
+    PlannerConfig,
+    PlantConfig,
+)
 from edge_mining.control import Controller
 from edge_mining.model import EnergyReading, Forecast
 
@@ -56,11 +62,13 @@ def reading(now: float, fleet: Fleet, soc: float, house_w: float = 400.0) -> Ene
     )
 
 
-def learned_controller(**planner_changes: object) -> tuple[Controller, Fleet]:
+def learned_controller(
+    heating: HeatingConfig | None = None, **planner_changes: object
+) -> tuple[Controller, Fleet]:
     """A controller (miners off) that has seen a day of the house's load."""
     planner = PLANNER.model_copy(update=planner_changes)
     controller = Controller(control(site="off_grid"), MINERS, economics=ECONOMICS,
-                            planner=planner)  # fmt: skip
+                            planner=planner, heating=heating)  # fmt: skip
     fleet = Fleet(MINERS)
     controller.set_mode("off")
     for k in range(24 * 12):
@@ -152,6 +160,28 @@ def test_a_solver_failure_falls_back_to_the_rules() -> None:
     assert controller.plan is None
     assert "rules (the forecast has gaps)" in decision.reason
     assert not any(fleet.running.values())
+
+
+def test_a_warm_heat_only_heater_leaves_its_planned_power_to_the_others() -> None:
+    """The plan commits the S19j Pro, but it heats a heat-only room that is warm: it stays
+    off for its thermostat, and the power the plan gave it is the other miners' to mine,
+    not held back for a miner that cannot take it."""
+    zone = HeatingZone(name="living", setpoint_c=20.0, miners=["S19j-Pro-1"], heat_only=True)
+    controller, fleet = learned_controller(HeatingConfig(enabled=True, zones=[zone]))
+    start = DAY0 + 86400.0 + 8.0 * 3600.0  # 2.6 kW of sun, 3.2 kW at 08:30
+    decisions = []
+    for k in range(60):
+        now = start + k * 30.0
+        snap = snapshot(now, reading(now, fleet, 50.0), fleet, forecast=forecast_at(now),
+                        temperatures={"living": 23.0})  # fmt: skip
+        decisions.append(step(controller, fleet, snap))
+    assert controller.planning_status == "planned"
+    assert "S19j-Pro-1" in controller.plan.miners_at(now)  # the plan wants it
+    assert not fleet.running["S19j-Pro-1"]
+    assert "(heat only: living is warm)" in decisions[-1].miner_reasons["S19j-Pro-1"]
+    assert fleet.running["S9-2"], decisions[-1].miner_reasons["S9-2"]
+    # On the sun's surplus, not on the battery (off-grid, 50 %: the plan charges it).
+    assert reading(now, fleet, 50.0).battery_power_w >= -control().margin_w
 
 
 class ScaledForecasts(ForecastOracle):

@@ -371,7 +371,9 @@ class Controller:
                         )
                     ),
                     zone=zones.get(zone_name) if zone_name is not None else None,
-                    planned=view is not None and memory.name in view.committed,
+                    # A warm heat-only heater cannot take the power the plan gives it: the
+                    # others may mine it (its commitment would otherwise hold them back).
+                    planned=view is not None and memory.name in view.committed and not warm_heater,
                 )
             )
 
