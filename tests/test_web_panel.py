@@ -241,14 +241,30 @@ def test_decision_markers_show_their_reason_on_hover(watched, panel) -> None:
     page.wait_for_function(
         "() => window.edgeMiningPanel.history.markers.length > 0", timeout=30_000
     )
-    # Where the latest decision's triangle is drawn, in page coordinates.
+    # Where the newest decision's triangle with no other one near it is drawn, in page
+    # coordinates. The time axis is held where it is (as a user's zoom holds it), so that the
+    # live data arriving meanwhile neither moves the triangle nor crowds it.
+    page.wait_for_function(
+        """() => {
+            const app = window.edgeMiningPanel, u = app.charts.power;
+            const [min, max] = [u.scales.x.min, u.scales.x.max];
+            const xs = app.history.markers.filter(m => m.t >= min && m.t <= max)
+                .map(m => u.valToPos(m.t, "x"));
+            return xs.some((x, i) => xs.every((y, j) => i === j || Math.abs(x - y) > 20));
+        }""",
+        timeout=30_000,
+    )
     point = page.evaluate(
         """() => {
             const app = window.edgeMiningPanel, u = app.charts.power;
-            // The newest decision inside the chart (the minute being built is not drawn yet).
+            app.zoomed = true;
+            u.setScale("x", {min: u.scales.x.min, max: u.scales.x.max});
             const shown = app.history.markers.filter(
                 m => m.t >= u.scales.x.min && m.t <= u.scales.x.max);
-            const marker = shown[shown.length - 1];
+            const xs = shown.map(m => u.valToPos(m.t, "x"));
+            const alone = shown.filter(
+                (m, i) => xs.every((y, j) => i === j || Math.abs(xs[i] - y) > 20));
+            const marker = alone[alone.length - 1];
             const box = u.over.getBoundingClientRect();
             return {x: box.left + u.valToPos(marker.t, "x"), y: box.top + 20,
                     commands: marker.commands};
