@@ -5,7 +5,8 @@ Each policy runs in a fresh Python process, so one run's memory peak never hides
 apart as ``before``). Wall and CPU time are both printed: on a busy machine the CPU time is
 the fairer figure.
 
-Goals: under 10 s per rule-based policy; the oracle under 15 s and under 300 MB peak.
+Goals: under 10 s per rule-based policy; edge (which plans every 15 minutes) under 60 s;
+the oracle under 15 s; both under 300 MB peak.
 ``oracle-monolithic`` solves the whole year as one program, as the oracle did before it was
 windowed (about 2 GB): run it only to compare.
 
@@ -33,7 +34,9 @@ SITES = {
     "hybrid": ["--pv-kwp", "8", "--battery-kwh", "10", "--load-kwh-per-year", "4000",
                "--miner", "S19j Pro", "--miner", "S9", "--export-limit-w", "0"],
 }  # fmt: skip
-GOALS = {"oracle": (15.0, 300.0), "oracle-monolithic": (60.0, None)}
+# edge plans a day and a half ahead every 15 minutes of the year (35,040 small LPs, a
+# millisecond or two each): its goal is the planner's, not a rule-based policy's.
+GOALS = {"oracle": (15.0, 300.0), "oracle-monolithic": (60.0, None), "edge": (60.0, 300.0)}
 
 
 def peak_rss_mb() -> float:
