@@ -52,14 +52,17 @@ async def test_refreshes_economics_and_caches():
         (Reply(200, {"hashprice": 0.05}), "malformed"),
         (Reply(200, {**STATS, "hash_price": 49.5}), "implausible"),  # per PH/s: wrong scale
         (Reply(503, "Service Unavailable"), "http"),
-        (Reply(200, STATS, delay_s=0.5), "timeout"),
+        (Reply(200, STATS, delay_s=2.0), "timeout"),
     ],
 )
 async def test_failures_fall_back_and_are_reported_once(caplog, reply, kind):
     caplog.set_level(logging.WARNING, logger="edge_mining")
     clock = ManualClock(1_700_000_000.0)
+    # A short timeout only where the reply is meant to be late: on a loaded machine the
+    # other replies may take longer than a few tenths of a second to arrive.
+    timeout_s = 0.5 if kind == "timeout" else 10.0
     with serving(lambda request: reply) as server:
-        source = fetcher(server.url, clock, timeout_s=0.2)
+        source = fetcher(server.url, clock, timeout_s=timeout_s)
         values = []
         for _ in range(3):
             values.append(await source.current(0.05))

@@ -52,10 +52,11 @@ def plant_entities(ha) -> None:
     ha.set("sensor.grid_power", "-150", "W", device_class="power")
 
 
-def energy_source(ha, **overrides) -> HomeAssistantEnergySource:
+def energy_source(ha, timeout_s: float = 10.0, **overrides) -> HomeAssistantEnergySource:
+    # A long timeout unless a test wants one to pass: a loaded machine can be slow to reply.
     return HomeAssistantEnergySource(
         source_config(**overrides),
-        HomeAssistantConfig(url=ha.url, token=TOKEN, timeout_s=0.2),
+        HomeAssistantConfig(url=ha.url, token=TOKEN, timeout_s=timeout_s),
         clock=ManualClock(NOW),
     )
 
@@ -143,8 +144,8 @@ async def test_nothing_readable_raises_and_is_logged_once(caplog):
 async def test_home_assistant_timing_out_raises_device_unavailable():
     with running_home_assistant(token=TOKEN) as ha:
         plant_entities(ha)
-        ha.override = lambda request: Reply(200, b"{}", delay_s=0.5)
-        source = energy_source(ha)
+        ha.override = lambda request: Reply(200, b"{}", delay_s=2.0)
+        source = energy_source(ha, timeout_s=0.3)
         with pytest.raises(DeviceUnavailable):
             await source.read()
         await source.close()
