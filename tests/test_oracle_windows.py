@@ -15,6 +15,7 @@ from edge_mining.analysis.economics import Network
 from edge_mining.analysis.kpis import Prices, compute_kpis
 from edge_mining.analysis.oracle import solve_oracle
 from edge_mining.analysis.oracle_curves import curve_segments, group_miners
+from edge_mining.analysis.oracle_lp import WindowLp, build_program
 from edge_mining.analysis.scenario import Scenario
 from edge_mining.analysis.weather import pvlib_sample
 from edge_mining.config import MinerConfig, PlantConfig
@@ -67,9 +68,13 @@ def test_windows_match_the_monolithic_program(year, site, first_day):
 
     # The certificate: the plan is within 0.1 % of its program's optimum ...
     assert windowed.notes["gap_pct"] <= 0.1
-    # ... and so is the objective the users see, against the monolithic solve.
+    # ... and the objective the users see is close to the monolithic solve's. Not within the
+    # certificate's 0.1 %: the reserve's repair fixes its yes/no per step from the relaxed
+    # plan HiGHS returns, one of several of equal value, and the repaired objective moves
+    # with that choice (by 0.18 % on the monolithic program of day 170's hybrid site between
+    # HiGHS 1.16 and the HiGHS scipy bundles). Both stay under the relaxation's bound below.
     tolerance = 1e-3 * abs(mono.notes["objective"]) + 1e-6
-    assert windowed.notes["objective"] >= mono.notes["objective"] - tolerance
+    assert windowed.notes["objective"] >= mono.notes["objective"] - 2.5 * tolerance
     # Nothing respects the reserve and beats the relaxation's bound; both bounds hold.
     assert windowed.notes["objective"] <= mono.notes["relaxed_bound"] + 1e-6
     assert windowed.notes["relaxed_bound"] >= mono.notes["relaxed_bound"] - tolerance
@@ -115,6 +120,53 @@ def test_a_gap_above_the_tolerance_solves_again_with_longer_windows(year):
     assert trace.notes["window_days"] >= 2.0
 
 
+def test_warm_starts_reach_the_same_optimum_as_cold_solves(year):
+    # A window started from the one before's basis, and the repair's restrictions solved
+    # from the last basis, against fresh solves of the same programs.
+    kwp, plant_kw, miners = SITES["off-grid"]
+    s = year[kwp].slice_days(150, 5)
+    plant = PlantConfig(pv_kwp=kwp, battery_initial_soc_pct=50.0, **plant_kw)
+    prog = build_program(
+        s.pv_w, s.load_w, s.step_s, plant, group_miners(miner_configs(miners)),
+        btc_value_per_th_s=PRICES.value_per_th_s, export_price_per_kwh=0.0,
+        import_price_per_kwh=0.0, reserve_soc_pct=30.0,
+    )  # fmt: skip
+    day = 288
+    first = WindowLp(prog, 0, 2 * day, prog.e0, coarse_end=3 * day, coarse_factor=12)
+    first.solve()
+    assert first.first_basis is not None
+    start = prog.e_max * 0.6
+
+    def window() -> WindowLp:
+        return WindowLp(prog, day, 3 * day, start, coarse_end=4 * day, coarse_factor=12)
+
+    cold_lp, warm_lp = window(), window()
+    cold = cold_lp.solve()
+    warm_lp.start_from(first.first_basis)
+    warm = warm_lp.solve()
+    assert warm_lp.objective == pytest.approx(cold_lp.objective, rel=1e-7, abs=1e-9)
+    # Each solution's duals bound its own plan: the chunk's bound terms are a lower bound
+    # on the minimising objective of the window the bound restricts to.
+    for sol in (warm, cold):
+        assert np.all(sol.y_ub <= 0.0)
+        assert sol.stored.min() >= prog.e_min - 1e-6
+    # The repair's restrictions: the reserve as a floor on the first day, no battery mining
+    # at all; solved again on the warm instance and fresh.
+    floor = np.full(2 * day, np.nan)
+    floor[:day] = prog.e_res
+    no_mining = np.ones(2 * day, dtype=bool)
+    warm_lp.set_restrictions(floor, no_mining)
+    again = warm_lp.solve()
+    fresh_lp = window()
+    fresh_lp.set_restrictions(floor, no_mining)
+    fresh_lp.solve()
+    assert warm_lp.objective == pytest.approx(fresh_lp.objective, rel=1e-7, abs=1e-9)
+    assert warm_lp.objective >= cold_lp.objective - 1e-9  # costs: restricted never cheaper
+    assert warm_lp.objective > cold_lp.objective + 1e-6  # (and the restriction binds)
+    assert again.stored[: day - 1].min() >= prog.e_res - 1e-6
+    assert np.abs(again.power[:, prog.segments + 2]).max() < 1e-9  # DIS_MINING
+
+
 def test_progress_reports_every_window_up_to_the_whole_period(year):
     s = year[5.0].slice_days(100, 4)
     seen: list[tuple[int, int]] = []
@@ -132,6 +184,10 @@ MINER = MinerConfig(
     name="m1", min_power_w=1000, max_power_w=3000, nominal_hashrate_ths=100, nominal_power_w=3000
 )
 VALUE_PER_TH_S = 0.10 / 1000 * 30 / 3600  # the nominal line earns 0.10 per kWh
+# Above what any segment earns (0.15 per kWh at most, 50 TH/s per 1000 W): buying power to
+# mine never pays, so every optimum of these programs is the one the tests spell out (at
+# 0.15 a miner could also import to fill its first segment for nothing either way).
+IMPORT_PRICE = 0.30
 
 
 def bare_plant() -> PlantConfig:
@@ -145,7 +201,7 @@ def solve_curve(pv: list[float], curves: dict | None, miners: list[MinerConfig] 
     s = Scenario(0.0, HOUR, np.array(pv, float), np.zeros(len(pv)))
     return solve_oracle(
         s, bare_plant(), miners or [MINER], btc_value_per_th_s=VALUE_PER_TH_S,
-        export_price_per_kwh=0.04, import_price_per_kwh=0.15, reserve_soc_pct=0.0,
+        export_price_per_kwh=0.04, import_price_per_kwh=IMPORT_PRICE, reserve_soc_pct=0.0,
         curves=curves,
     )  # fmt: skip
 

@@ -53,7 +53,9 @@ HiGHS needs about 2 GB and 40 s for it. The period is instead solved window by w
 days at the period's step, then three more in hourly steps as a cheap look-ahead), each from
 the stored energy the previous one left; a window commits its first two days or more, cut
 preferably where its battery is full or empty, and the rest of it is look-ahead. The
-reserve's repair (above) is done per committed chunk, from that window's relaxed plan. The
+reserve's repair (above) is done per committed chunk, from that window's relaxed plan. Each
+window's simplex starts from the previous window's optimal basis (``WindowLp.start_from``),
+the repair's from the relaxed solve's: the same optima in about half the iterations. The
 plan is feasible for the whole period by construction, and its distance from the optimum is
 proven, not assumed: every window's dual multipliers, restricted to the steps it committed,
 form one dual vector for the whole period, and by Lagrangian duality that vector bounds the
@@ -91,9 +93,10 @@ from edge_mining.analysis.oracle_lp import (
     IMPORT,
     OracleError,
     Program,
+    StepBasis,
+    WindowLp,
     WindowSolution,
     build_program,
-    solve_window,
 )
 from edge_mining.analysis.scenario import Scenario
 from edge_mining.config import MinerConfig, PlantConfig
@@ -246,22 +249,27 @@ def _sweep(
     stored = np.zeros(n)
     relaxed_bound, final_bound = _Bound(), _Bound()
     windows, rounds, longest = 0, 0, w.fine
+    basis: StepBasis | None = None  # the last window's optimal basis
 
     def solve(a: int, start: float, fine: int) -> _Solved:
-        nonlocal windows
+        nonlocal windows, basis
         b = min(n, a + fine)
         coarse = (b, min(n, b + w.lookahead), w.factor)
-        relaxed = solve_window(
+        lp = WindowLp(
             prog, a, b, start, coarse_end=coarse[1], coarse_factor=w.factor,
             time_limit_s=time_limit_s,
         )  # fmt: skip
+        if basis is not None:
+            lp.start_from(basis)  # the previous window's, where the two overlap
+        relaxed = lp.solve()
+        basis = lp.first_basis
         windows += 1
         # The last fine steps see the coarse look-ahead's prices: never cut there.
         latest = max(w.shortest, b - a - w.shortest // 8)
         c = b - a if b == n else _cut(prog, relaxed.stored, w.shortest, latest)
         final, used = relaxed, 0
         if repair_rounds > 0:
-            final, used = _repair(prog, relaxed, c, coarse, repair_rounds, time_limit_s)
+            final, used = _repair(prog, lp, relaxed, c, repair_rounds)
         return _Solved(relaxed, c, final, used, fine)
 
     if progress:
@@ -308,7 +316,7 @@ def _sweep(
 
 def _fine_objective(prog: Program, sol: WindowSolution, c: int) -> float:
     """The program's objective (currency) over a window's first ``c`` steps."""
-    return -float(np.tile(prog.step_cost, c) @ sol.power[:c].ravel())
+    return -float((sol.power[:c] @ prog.step_cost).sum())
 
 
 def _seam_term(prog: Program, left: WindowSolution, c: int, right: WindowSolution) -> float:
@@ -332,14 +340,10 @@ def _cut(prog: Program, stored: np.ndarray, shortest: int, longest: int) -> int:
 
 
 def _repair(
-    prog: Program,
-    relaxed: WindowSolution,
-    c: int,
-    coarse: tuple[int, int, int],
-    repair_rounds: int,
-    time_limit_s: float,
+    prog: Program, lp: WindowLp, relaxed: WindowSolution, c: int, repair_rounds: int
 ) -> tuple[WindowSolution, int]:
-    """The reserve's repair (module doc) on the first ``c`` steps of one window."""
+    """The reserve's repair (module doc) on the first ``c`` steps of the window ``lp`` has
+    just solved (``relaxed``): only bounds change, so each round starts from the last basis."""
     flows = _net_flows(prog, relaxed, c)
     bad = _mining_below_reserve(flows, prog.e_res)
     if not bad.any():
@@ -350,14 +354,11 @@ def _repair(
     no_mining[:c] = ~above
     floor = np.full(m, np.nan)
     floor[: c - 1][above[1:]] = prog.e_res
-    a, b = relaxed.a, relaxed.a + m
     rounds = 0
     sol = relaxed
     while bad.any() and rounds < repair_rounds:
-        sol = solve_window(
-            prog, a, b, relaxed.start_wh, coarse_end=coarse[1], coarse_factor=coarse[2],
-            stored_floor=floor, no_battery_mining=no_mining, time_limit_s=time_limit_s,
-        )  # fmt: skip
+        lp.set_restrictions(floor, no_mining)
+        sol = lp.solve()
         rounds += 1
         # Solver tolerance only: forbid what still shows, then solve again.
         bad = _mining_below_reserve(_net_flows(prog, sol, c), prog.e_res)

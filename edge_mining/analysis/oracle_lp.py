@@ -1,5 +1,6 @@
-"""The oracle's linear program over one window of steps, solved with HiGHS, with the pieces
-of a dual bound that let windows be stitched into a certified plan for the whole period.
+"""The oracle's linear program over one window of steps, solved with HiGHS (``highspy``),
+with the pieces of a dual bound that let windows be stitched into a certified plan for the
+whole period.
 
 Variables, step-major: each miner group's segment powers, then charge, discharge to the
 house, discharge to the miners, export and import; after all steps, the stored energy at the
@@ -23,9 +24,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 from edge_mining.analysis.oracle_curves import MinerGroup
 from edge_mining.config import PlantConfig
@@ -260,127 +261,292 @@ def solve_window(
     no_battery_mining: np.ndarray | None = None,
     time_limit_s: float = 600.0,
 ) -> WindowSolution:
-    """Solve steps ``[a, b)`` from ``start_wh``, looking further ahead to ``coarse_end`` in
-    steps ``coarse_factor`` times longer (a cheap estimate of what stored energy will be
-    worth after ``b``; only the fine steps are ever committed).
-
-    ``stored_floor``: per fine step, a lower bound on the stored energy at its end (the
-    repair's reserve floor; NaN where none). ``no_battery_mining``: per fine step, True where
-    the miners may not draw on the battery.
-    """
-    fine = b - a
-    pv, house, hours, charge_cap, house_cap = _series(prog, a, b, coarse_end, coarse_factor)
-    m = len(pv)
-    s = prog.segments
-    per = s + 5
-    nv = per * m + m
-    col = np.arange(m) * per
-    e_col = per * m + np.arange(m)
-    steps = np.arange(m)
-
-    lower = np.zeros(nv)
-    upper = np.empty(nv)
-    for k in range(s):
-        upper[col + k] = prog.seg_width_w[k]
-    upper[col + s + CHARGE] = charge_cap
-    upper[col + s + DIS_HOUSE] = house_cap
-    upper[col + s + DIS_MINING] = prog.m_cap
-    if no_battery_mining is not None:
-        upper[(col + s + DIS_MINING)[:fine][no_battery_mining]] = 0.0
-    # Export and import get finite bounds that no optimal plan reaches (so the dual bound
-    # needs no infinite terms): exporting bought energy, or buying more than the house and
-    # the miners use, only loses money.
-    upper[col + s + EXPORT] = np.minimum(prog.export_cap, pv + prog.d_max)
-    upper[col + s + IMPORT] = house + (prog.miners_max_w if prog.grid else 0.0)
-    lower[e_col] = prog.e_min
-    upper[e_col] = prog.e_max
-    if stored_floor is not None:
-        floor = np.nan_to_num(stored_floor, nan=-np.inf)
-        lower[e_col[:fine]] = np.maximum(lower[e_col[:fine]], np.minimum(floor, prog.e_max))
-
-    cost = np.zeros(nv)
-    cost[: per * m] = (prog.step_cost[None, :] * (hours / prog.h)[:, None]).ravel()
-    cost /= prog.cost_scale
-
-    def block(entries: list[tuple[np.ndarray, float | np.ndarray]]) -> sparse.coo_matrix:
-        r = np.concatenate([steps for _ in entries])
-        c = np.concatenate([cols for cols, _ in entries])
-        v = np.concatenate([np.broadcast_to(np.asarray(val, float), m) for _, val in entries])
-        return sparse.coo_matrix((v, (r, c)), shape=(m, nv))
-
-    rows_ub: list[sparse.coo_matrix] = []
-    rhs_ub: list[np.ndarray] = []
-    # Balance: house + miners + charge + export - discharges - import <= PV (rest curtailed).
-    miners = [(col + k, 1.0) for k in range(s)]
-    balance = miners + [(col + s + CHARGE, 1.0), (col + s + EXPORT, 1.0)]
-    balance += [(col + s + DIS_HOUSE, -1.0), (col + s + DIS_MINING, -1.0)]
-    balance += [(col + s + IMPORT, -1.0)]
-    rows_ub.append(block(balance))
-    rhs_ub.append(pv - house)
-    # Battery power: the two discharges share the battery's limit.
-    rows_ub.append(block([(col + s + DIS_HOUSE, 1.0), (col + s + DIS_MINING, 1.0)]))
-    rhs_ub.append(np.full(m, prog.d_max))
-    # Inverter AC output: loads it serves plus export.
-    inverter = miners + [(col + s + EXPORT, 1.0), (col + s + IMPORT, -1.0)]
-    rows_ub.append(block(inverter))
-    rhs_ub.append(prog.inverter_w - house)
-    # Reserve (relaxed): K * dm_t <= M * (E_start(t) - E_min).
-    m_cap = prog.m_cap
-    if prog.reserve_row:
-        k_span = prog.e_res - prog.e_min
-        r = np.concatenate([steps, steps[1:]])
-        c = np.concatenate([col + s + DIS_MINING, e_col[:-1]])
-        v = np.concatenate([np.full(m, k_span), np.full(m - 1, -m_cap)])
-        rows_ub.append(sparse.coo_matrix((v, (r, c)), shape=(m, nv)))
-        rhs = np.full(m, -m_cap * prog.e_min)
-        rhs[0] = m_cap * (start_wh - prog.e_min)  # the first step starts from start_wh
-        rhs_ub.append(rhs)
-
-    # Stored energy: E_t - E_{t-1} - eta*h*charge + h/eta*(discharges) = 0.
-    eta, h = prog.eta, hours
-    r = np.concatenate([steps, steps[1:], steps, steps, steps])
-    c = np.concatenate(
-        [e_col, e_col[:-1], col + s + CHARGE, col + s + DIS_HOUSE, col + s + DIS_MINING]
-    )
-    v = np.concatenate(
-        [np.ones(m), -np.ones(m - 1), -eta * h, h / eta, h / eta]
+    """Solve steps ``[a, b)`` from ``start_wh`` (``WindowLp``), once, with the given
+    restrictions (``WindowLp.restrict``)."""
+    lp = WindowLp(
+        prog, a, b, start_wh, coarse_end=coarse_end, coarse_factor=coarse_factor,
+        time_limit_s=time_limit_s,
     )  # fmt: skip
-    a_eq = sparse.coo_matrix((v, (r, c)), shape=(m, nv)).tocsr()
-    b_eq = np.zeros(m)
-    b_eq[0] = start_wh
+    if stored_floor is not None or no_battery_mining is not None:
+        lp.set_restrictions(stored_floor, no_battery_mining)
+    return lp.solve()
 
-    a_ub = sparse.vstack(rows_ub).tocsr()
-    b_ub = np.concatenate(rhs_ub)
-    result = linprog(
-        cost,
-        A_ub=a_ub,
-        b_ub=b_ub,
-        A_eq=a_eq,
-        b_eq=b_eq,
-        bounds=np.column_stack([lower, upper]),
-        method="highs",
-        options={"time_limit": time_limit_s, "presolve": True},
-    )
-    if result.status != 0 or result.x is None:
-        raise OracleError(f"oracle LP not solved (steps {a}..{b}): {result.message}")
-    # Multipliers of the wrong sign (solver tolerance) are clipped: the bound stays valid.
-    y_ub = np.minimum(np.asarray(result.ineqlin.marginals, float), 0.0)
-    y_eq = np.asarray(result.eqlin.marginals, float)
-    reduced = cost - a_ub.T @ y_ub - a_eq.T @ y_eq
-    x = result.x
-    keep = np.concatenate([np.arange(per * fine), per * m + np.arange(fine)])
-    rows_ub = np.concatenate([np.arange(fine) + k * m for k in range(len(b_ub) // m)])
-    return WindowSolution(
-        a=a,
-        start_wh=start_wh,
-        power=x[: per * fine].reshape(fine, per),
-        stored=x[per * m : per * m + fine],
-        y_ub=y_ub[rows_ub],
-        y_eq=y_eq[:fine],
-        reduced=reduced[keep],
-        lower=lower[keep],
-        upper=upper[keep],
-        b_ub=b_ub[rows_ub],
-        b_eq=b_eq[:fine],
-        m_cap=m_cap,
-    )
+
+class WindowLp:
+    """One window's program held in a HiGHS instance (called directly: scipy's ``linprog``
+    rebuilds and copies the whole model on every call, a fifth of the oracle's time).
+
+    Steps ``[a, b)`` from ``start_wh``, looking further ahead to ``coarse_end`` in steps
+    ``coarse_factor`` times longer (a cheap estimate of what stored energy will be worth after
+    ``b``; only the fine steps are ever committed). ``solve`` may be called again after
+    ``restrict``: only column bounds change, so HiGHS starts its dual simplex from the last
+    optimal basis (still dual feasible) instead of from scratch.
+    """
+
+    def __init__(
+        self,
+        prog: Program,
+        a: int,
+        b: int,
+        start_wh: float,
+        *,
+        coarse_end: int = 0,
+        coarse_factor: int = 1,
+        time_limit_s: float = 600.0,
+    ) -> None:
+        self.prog, self.a, self.fine, self.start_wh = prog, a, b - a, start_wh
+        pv, house, hours, charge_cap, house_cap = _series(prog, a, b, coarse_end, coarse_factor)
+        m = len(pv)
+        s = prog.segments
+        per = s + 5
+        nv = per * m + m
+        col = np.arange(m) * per
+        e_col = per * m + np.arange(m)
+        steps = np.arange(m)
+        self.m, self.per = m, per
+        self._e_col, self._dm_col = e_col, col + s + DIS_MINING
+
+        lower = np.zeros(nv)
+        upper = np.empty(nv)
+        for k in range(s):
+            upper[col + k] = prog.seg_width_w[k]
+        upper[col + s + CHARGE] = charge_cap
+        upper[col + s + DIS_HOUSE] = house_cap
+        upper[col + s + DIS_MINING] = prog.m_cap
+        # Export and import get finite bounds that no optimal plan reaches (so the dual bound
+        # needs no infinite terms): exporting bought energy, or buying more than the house
+        # and the miners use, only loses money.
+        upper[col + s + EXPORT] = np.minimum(prog.export_cap, pv + prog.d_max)
+        upper[col + s + IMPORT] = house + (prog.miners_max_w if prog.grid else 0.0)
+        lower[e_col] = prog.e_min
+        upper[e_col] = prog.e_max
+        self._lower0, self._upper0 = lower, upper
+        self.lower, self.upper = lower.copy(), upper.copy()
+
+        cost = np.zeros(nv)
+        cost[: per * m] = (prog.step_cost[None, :] * (hours / prog.h)[:, None]).ravel()
+        cost /= prog.cost_scale
+        self.cost = cost
+
+        r_parts: list[np.ndarray] = []
+        c_parts: list[np.ndarray] = []
+        v_parts: list[np.ndarray] = []
+        rhs_ub: list[np.ndarray] = []
+
+        def block(entries: list[tuple[np.ndarray, float | np.ndarray]], rhs: np.ndarray) -> None:
+            first = len(rhs_ub) * m
+            for cols, val in entries:
+                r_parts.append(first + steps[: len(cols)] + (m - len(cols)))
+                c_parts.append(cols)
+                v_parts.append(np.broadcast_to(np.asarray(val, float), len(cols)))
+            rhs_ub.append(rhs)
+
+        # Balance: house + miners + charge + export - discharges - import <= PV (rest
+        # curtailed).
+        miners = [(col + k, 1.0) for k in range(s)]
+        balance = miners + [(col + s + CHARGE, 1.0), (col + s + EXPORT, 1.0)]
+        balance += [(col + s + DIS_HOUSE, -1.0), (col + s + DIS_MINING, -1.0)]
+        balance += [(col + s + IMPORT, -1.0)]
+        block(balance, pv - house)
+        # Battery power: the two discharges share the battery's limit.
+        block([(col + s + DIS_HOUSE, 1.0), (col + s + DIS_MINING, 1.0)], np.full(m, prog.d_max))
+        # Inverter AC output: loads it serves plus export.
+        inverter = miners + [(col + s + EXPORT, 1.0), (col + s + IMPORT, -1.0)]
+        block(inverter, prog.inverter_w - house)
+        # Reserve (relaxed): K * dm_t <= M * (E_start(t) - E_min); the first step starts from
+        # start_wh (E_{t-1} exists from the second step on).
+        self.m_cap = m_cap = prog.m_cap
+        if prog.reserve_row:
+            rhs = np.full(m, -m_cap * prog.e_min)
+            rhs[0] = m_cap * (start_wh - prog.e_min)
+            k_span = prog.e_res - prog.e_min
+            block([(col + s + DIS_MINING, k_span), (e_col[:-1], -m_cap)], rhs)
+        self.b_ub = np.concatenate(rhs_ub)
+        n_ub = len(self.b_ub)
+
+        # Stored energy: E_t - E_{t-1} - eta*h*charge + h/eta*(discharges) = 0.
+        eta, h = prog.eta, hours
+        r_parts += [n_ub + steps, n_ub + steps[1:], n_ub + steps, n_ub + steps, n_ub + steps]
+        c_parts += [e_col, e_col[:-1], col + s + CHARGE, col + s + DIS_HOUSE, col + s + DIS_MINING]
+        v_parts += [np.ones(m), -np.ones(m - 1), -eta * h, h / eta, h / eta]
+        self.b_eq = np.zeros(m)
+        self.b_eq[0] = start_wh
+
+        n_rows = n_ub + m
+        self.matrix = sparse.csc_array(
+            (np.concatenate(v_parts), (np.concatenate(r_parts), np.concatenate(c_parts))),
+            shape=(n_rows, nv),
+        )
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = nv, n_rows
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+        lp.row_lower_ = np.concatenate([np.full(n_ub, -inf), self.b_eq])
+        lp.row_upper_ = np.concatenate([self.b_ub, self.b_eq])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = self.matrix.indptr
+        lp.a_matrix_.index_ = self.matrix.indices
+        lp.a_matrix_.value_ = self.matrix.data
+        self._highs = highspy.Highs()
+        for option, value in _HIGHS_OPTIONS.items():
+            self._highs.setOptionValue(option, value)
+        self._highs.setOptionValue("time_limit", float(time_limit_s))
+        if self._highs.passModel(lp) != highspy.HighsStatus.kOk:
+            raise OracleError(f"oracle LP rejected by HiGHS (steps {a}..{b})")
+        # The optimal basis of the first solve (before any restriction), for the next window.
+        self.first_basis: StepBasis | None = None
+
+    def start_from(self, earlier: StepBasis) -> None:
+        """Start the first solve from ``earlier``'s optimal basis (a window that began
+        before this one and overlaps it): each fine step the two share keeps its columns' and
+        rows' statuses, each later fine step starts as the same time of day a day earlier
+        (one day's program looks much like the next: about a third fewer simplex iterations
+        than from the overlap alone), the look-ahead from slacks. The basis needs not be
+        consistent (HiGHS completes an "alien" basis); the optimum is the same either way."""
+        shift = self.a - earlier.a
+        overlap = min(self.fine, earlier.fine - shift)
+        if shift <= 0 or overlap <= 0:
+            return
+        m, per, pm, pp = self.m, self.per, earlier.m, earlier.per
+        blocks = (len(self.b_ub) + m) // m  # row blocks of m (the stored energy's last)
+        # Slacks: each column at the bound its cost prefers, stored energy basic, each row
+        # basic but the stored energy's equalities.
+        cols = np.where(self.cost < 0, _UPPER, _LOWER).astype(np.int8)
+        cols[per * m :] = _BASIC
+        rows = np.full(blocks * m, _BASIC, np.int8)
+        rows[(blocks - 1) * m :] = _LOWER
+        t = np.arange(overlap)
+        self._copy_step_status(cols, rows, t, earlier.cols, earlier.rows, shift + t, pm, pp)
+        day = max(1, round(24.0 / self.prog.h))
+        for begin in range(overlap, self.fine, day):
+            t = np.arange(max(begin, day), min(begin + day, self.fine))
+            self._copy_step_status(cols, rows, t, cols, rows, t - day, m, per)
+        basis = highspy.HighsBasis()
+        basis.col_status = [_STATUS[v] for v in cols.tolist()]
+        basis.row_status = [_STATUS[v] for v in rows.tolist()]
+        basis.alien = True
+        basis.valid = True
+        # A basis HiGHS refuses only costs time: it then solves from its own start.
+        self._highs.setBasis(basis)
+
+    def _copy_step_status(
+        self,
+        cols: np.ndarray,
+        rows: np.ndarray,
+        steps: np.ndarray,
+        src_cols: np.ndarray,
+        src_rows: np.ndarray,
+        src_steps: np.ndarray,
+        src_m: int,
+        src_per: int,
+    ) -> None:
+        """Statuses of ``steps``' columns and rows from ``src_steps`` of a program laid out
+        the same way (``src_m`` steps of ``src_per`` power columns)."""
+        m, per = self.m, self.per
+        k = np.arange(per)
+        cols[(steps[:, None] * per + k).ravel()] = src_cols[
+            (src_steps[:, None] * src_per + k).ravel()
+        ]
+        cols[per * m + steps] = src_cols[src_per * src_m + src_steps]
+        for block in range(len(rows) // m):
+            rows[block * m + steps] = src_rows[block * src_m + src_steps]
+
+    def set_restrictions(
+        self, stored_floor: np.ndarray | None, no_battery_mining: np.ndarray | None
+    ) -> None:
+        """Bounds for the next ``solve``, replacing any set before: ``stored_floor``, per fine
+        step, a lower bound on the stored energy at its end (the repair's reserve floor; NaN
+        where none); ``no_battery_mining``, per fine step, True where the miners may not draw
+        on the battery."""
+        fine, e_col, dm_col = self.fine, self._e_col[: self.fine], self._dm_col[: self.fine]
+        lower_e = self._lower0[e_col]
+        if stored_floor is not None:
+            floor = np.nan_to_num(stored_floor, nan=-np.inf)
+            lower_e = np.maximum(lower_e, np.minimum(floor[:fine], self.prog.e_max))
+        upper_dm = self._upper0[dm_col].copy()
+        if no_battery_mining is not None:
+            upper_dm[no_battery_mining[:fine]] = 0.0
+        self.lower[e_col], self.upper[dm_col] = lower_e, upper_dm
+        cols = np.concatenate([e_col, dm_col]).astype(np.int32)
+        status = self._highs.changeColsBounds(len(cols), cols, self.lower[cols], self.upper[cols])
+        if status != highspy.HighsStatus.kOk:
+            raise OracleError("oracle LP: HiGHS refused the repair's bounds")
+
+    @property
+    def objective(self) -> float:
+        """The last solve's objective: the whole window's, look-ahead included (scaled)."""
+        return float(self._highs.getInfo().objective_function_value)
+
+    def solve(self) -> WindowSolution:
+        """Solve (again, from the last basis if there is one) and return the fine steps."""
+        highs = self._highs
+        highs.run()
+        status = highs.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise OracleError(
+                f"oracle LP not solved (steps {self.a}..{self.a + self.fine}): "
+                f"{highs.modelStatusToString(status)}"
+            )
+        if self.first_basis is None:
+            basis = highs.getBasis()
+            self.first_basis = StepBasis(
+                np.array([int(v) for v in basis.col_status], np.int8),
+                np.array([int(v) for v in basis.row_status], np.int8),
+                self.a,
+                self.fine,
+                self.m,
+                self.per,
+            )
+        solution = highs.getSolution()
+        x = np.asarray(solution.col_value, float)
+        y = np.asarray(solution.row_dual, float)
+        n_ub = len(self.b_ub)
+        # Multipliers of the wrong sign (solver tolerance) are clipped: the bound stays valid.
+        y[:n_ub] = np.minimum(y[:n_ub], 0.0)
+        reduced = self.cost - self.matrix.T @ y
+        m, per, fine = self.m, self.per, self.fine
+        keep = np.concatenate([np.arange(per * fine), per * m + np.arange(fine)])
+        rows_ub = np.concatenate([np.arange(fine) + k * m for k in range(n_ub // m)])
+        return WindowSolution(
+            a=self.a,
+            start_wh=self.start_wh,
+            power=x[: per * fine].reshape(fine, per),
+            stored=x[per * m : per * m + fine],
+            y_ub=y[:n_ub][rows_ub],
+            y_eq=y[n_ub : n_ub + fine],
+            reduced=reduced[keep],
+            lower=self.lower[keep],
+            upper=self.upper[keep],
+            b_ub=self.b_ub[rows_ub],
+            b_eq=self.b_eq[:fine],
+            m_cap=self.m_cap,
+        )
+
+
+@dataclass(frozen=True)
+class StepBasis:
+    """A window's optimal simplex basis (HiGHS's status codes per column and row)."""
+
+    cols: np.ndarray
+    rows: np.ndarray
+    a: int  # the window's first step
+    fine: int  # its fine steps
+    m: int  # all its steps (the look-ahead's too)
+    per: int  # power columns per step
+
+
+_LOWER, _BASIC, _UPPER = (
+    int(highspy.HighsBasisStatus.kLower),
+    int(highspy.HighsBasisStatus.kBasic),
+    int(highspy.HighsBasisStatus.kUpper),
+)
+_STATUS = {int(v): v for v in highspy.HighsBasisStatus.__members__.values()}
+
+
+# What scipy's linprog(method="highs") set (dual simplex after presolve), quiet.
+_HIGHS_OPTIONS: dict[str, object] = {
+    "output_flag": False,
+    "presolve": "on",
+    "solver": "simplex",
+    "simplex_strategy": 1,  # dual
+}
