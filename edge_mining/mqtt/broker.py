@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from edge_mining.address import parse_host_port
+
 LOOPBACK = "127.0.0.1"
 _SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin", "/usr/bin")
 
@@ -208,27 +210,4 @@ class EmbeddedBroker:
 
 def parse_broker_address(text: str) -> tuple[str, int]:
     """``HOST[:PORT]`` (port 1883 when omitted; ``[v6]:PORT`` for IPv6). ValueError if bad."""
-    text = text.strip()
-    host, port = text, 1883
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"bad broker address {text!r}")
-            port = _port(rest[1:], text)
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        port = _port(port_text, text)
-    if not host:
-        raise ValueError(f"bad broker address {text!r}: no host")
-    return host, port
-
-
-def _port(text: str, address: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise ValueError(f"bad broker address {address!r}: port is not a number") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"bad broker address {address!r}: port out of range")
-    return port
+    return parse_host_port(text, 1883, what="broker address")

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from enum import Enum
 from typing import Any
 
+from edge_mining.address import parse_host_port
 from edge_mining.config import SolarEdgeSourceConfig
 from edge_mining.devices.base import DeviceError
 from edge_mining.devices.solaredge.source import SolarEdgeData, SolarEdgeSource, to_reading
@@ -24,22 +25,7 @@ DEFAULT_PORT = 1502
 
 def parse_address(text: str) -> tuple[str, int]:
     """``host``, ``host:port`` or ``[v6]:port``; raises ValueError with a one-line reason."""
-    text = text.strip()
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad address {text!r}: expected [IPv6]:PORT")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    if not host:
-        raise ValueError(f"bad address {text!r}: no host")
-    if not port_text:
-        return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"bad address {text!r}: port must be 1-65535")
-    return host, int(port_text)
+    return parse_host_port(text, DEFAULT_PORT)
 
 
 def _plain(value: Any) -> Any:
