@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from grpclib import GRPCError, Status
 from pyasic.errors import APIError
@@ -61,6 +61,8 @@ from edge_mining.devices.miner_state import Observation
 from edge_mining.devices.pyasic_core import PyasicCore, detection_slots
 from edge_mining.devices.redact import add_secret
 from edge_mining.model import HashrateCurve, MinerState, MinerStatus
+
+T = TypeVar("T")
 
 # Named for the package (the module's name before it became one): log lines are unchanged.
 log = logging.getLogger("edge_mining.devices.braiins")
@@ -315,49 +317,67 @@ class BraiinsMiner(PyasicCore[Telemetry]):
                 c.min_w * share, c.max_w * share, c.default_w
             )
 
-    async def _apply_quick_ramping(self, miner: AnyMiner, seconds: int) -> None:
-        """Set quick ramping (API 1.7) to ``seconds`` up and down, clamped to the miner's
-        range. Never fails detection: older firmware (UNIMPLEMENTED) is logged and ignored."""
-        port = miner.web.port
+    async def _newer_api(
+        self,
+        miner: AnyMiner,
+        request: Callable[[str], Awaitable[T]],
+        *,
+        missing: str,
+        failed: str,
+    ) -> T | None:
+        """``request(token)``: a call of a newer BraiinsOS API (its own gRPC client beside
+        pyasic's) with the login token, within twice the timeout. Never fails detection: older
+        firmware (UNIMPLEMENTED) logs "no <missing>", any other failure "<failed>: <why>", and
+        the result is None."""
         try:
             async with asyncio.timeout(2 * self.timeout_s):
-                token = await miner.web.auth()
-                current = await read_quick_ramping(self.host, port, token, timeout_s=self.timeout_s)
-                wanted = current.clamp(seconds)
-                if (current.up_s, current.down_s) != (wanted, wanted):
-                    await set_quick_ramping(
-                        self.host, port, token, wanted, wanted, timeout_s=self.timeout_s
-                    )
-                    log.info("%s: quick ramping %d s up and down", self.label, wanted)
+                return await request(await miner.web.auth())
         except GRPCError as exc:
             if exc.status is Status.UNIMPLEMENTED:
-                log.info("%s: no quick ramping (BraiinsOS API before 1.7)", self.label)
+                log.info("%s: no %s", self.label, missing)
             else:
-                log.warning("%s: quick ramping not set: %s", self.label, exc.message or exc)
-            return
+                log.warning("%s: %s: %s", self.label, failed, exc.message or exc)
         except (TimeoutError, OSError, APIError) as exc:
-            log.warning("%s: quick ramping not set: %s", self.label, root_cause(exc))
-            return
-        self.quick_ramping = (wanted, wanted)
+            log.warning("%s: %s: %s", self.label, failed, root_cause(exc))
+        return None
+
+    async def _apply_quick_ramping(self, miner: AnyMiner, seconds: int) -> None:
+        """Set quick ramping (API 1.7) to ``seconds`` up and down, clamped to the miner's
+        range."""
+        port = miner.web.port
+
+        async def apply(token: str) -> int:
+            current = await read_quick_ramping(self.host, port, token, timeout_s=self.timeout_s)
+            wanted = current.clamp(seconds)
+            if (current.up_s, current.down_s) != (wanted, wanted):
+                await set_quick_ramping(
+                    self.host, port, token, wanted, wanted, timeout_s=self.timeout_s
+                )
+                log.info("%s: quick ramping %d s up and down", self.label, wanted)
+            return wanted
+
+        wanted = await self._newer_api(
+            miner,
+            apply,
+            missing="quick ramping (BraiinsOS API before 1.7)",
+            failed="quick ramping not set",
+        )
+        if wanted is not None:
+            self.quick_ramping = (wanted, wanted)
 
     async def _read_profile(self, miner: AnyMiner) -> None:
         """The tuner's efficiency curve (GetMinerEfficiencyProfile, API 1.11), once per
-        detection. Never fails detection: older firmware (UNIMPLEMENTED), an untuned miner or
-        an error leaves the curve it had (the configured or nominal one in the controller)."""
-        try:
-            async with asyncio.timeout(2 * self.timeout_s):
-                token = await miner.web.auth()
-                points = await read_efficiency_profile(
-                    self.host, miner.web.port, token, timeout_s=self.timeout_s
-                )
-        except GRPCError as exc:
-            if exc.status is Status.UNIMPLEMENTED:
-                log.info("%s: no efficiency profile (BraiinsOS API before 1.11)", self.label)
-            else:
-                log.warning("%s: efficiency profile not read: %s", self.label, exc.message or exc)
-            return
-        except (TimeoutError, OSError, APIError) as exc:
-            log.warning("%s: efficiency profile not read: %s", self.label, root_cause(exc))
+        detection. Older firmware, an untuned miner or an error leaves the curve it had (the
+        configured or nominal one in the controller)."""
+        points = await self._newer_api(
+            miner,
+            lambda token: read_efficiency_profile(
+                self.host, miner.web.port, token, timeout_s=self.timeout_s
+            ),
+            missing="efficiency profile (BraiinsOS API before 1.11)",
+            failed="efficiency profile not read",
+        )
+        if points is None:
             return
         curve = curve_from_profile(points)
         if curve is None:
