@@ -137,6 +137,25 @@ def test_running_miners_are_committed_first() -> None:
     assert set(_commit(members, 700.0)) == {"S9-2"}
 
 
+@pytest.mark.parametrize(
+    ("running", "power", "expected"),
+    [
+        ((), 200.0, {}),  # stopped: under half the S9's minimum, not committed
+        (("S9-2",), 200.0, {"S9-2": 600.0}),  # running: kept while the plan mines with it
+        (("S9-2",), 30.0, {"S9-2": 600.0}),
+        (("S9-2",), 29.0, {}),  # under 5 % of its minimum: solver noise, it may stop
+        ((), 800.0, {"S9-1": 800.0}),  # stopped: one S9 for less than two minimums
+        (("S9-1", "S9-2"), 800.0, {"S9-1": 600.0, "S9-2": 600.0}),  # both kept (>= 1.05 x)
+        (("S9-1", "S9-2"), 620.0, {"S9-1": 620.0}),  # under 1.05 minimums: one of them goes
+    ],
+)
+def test_running_miners_stay_committed_through_a_small_dip(
+    running: tuple[str, ...], power: float, expected: dict[str, float]
+) -> None:
+    members = fleet("S9:2", running=running)
+    assert _commit(members, power) == pytest.approx(expected)
+
+
 def test_a_forecast_with_gaps_or_no_battery_is_refused() -> None:
     steps = plan_steps(EVENING, 24)
     miners = fleet("S19j Pro")

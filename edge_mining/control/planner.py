@@ -34,6 +34,10 @@ concave hull of each miner's curve through the origin; identical miners share on
 plan gives it at least half of its minimum power (as many as can run at their minimum or
 more: a concave curve makes two miners at half power better than one at full); the controller
 then runs it at its minimum or more, the battery covering the difference until the next plan.
+A running miner stays committed while the plan mines with it at all (5 % of its minimum):
+plans made a quarter of an hour apart from a slightly different SoC and PV ratio often move
+some mining between steps, and stopping for such a dip spends one of the day's few starts
+(the controller's floor and reserve rules still stop it when the battery needs it).
 A miner that may not start again today (daily start limit, resting) is not planned for today.
 
 Tie-breakers, each far smaller than any real value: a little battery throughput cost (no
@@ -53,8 +57,11 @@ import numpy as np
 
 from edge_mining.model import HashrateCurve
 
-# A miner is committed when the plan gives it at least this share of its minimum power.
+# A miner is committed when the plan gives it at least this share of its minimum power; a
+# running one stays committed while the plan mines with it at all (KEEP_SHARE: above the
+# solver's noise). Each start is one of a few a day: a plan that dips must not spend one.
 COMMIT_SHARE = 0.5
+KEEP_SHARE = 0.05
 # Tie-breakers, as shares of the value of a mined Wh (see the module doc).
 THROUGHPUT_SHARE = 1e-4
 HOLD_SHARE_PER_HOUR = 1e-4
@@ -235,14 +242,17 @@ def _commit(
     low = max(low, 1.0)
     high = first.max_power_w
     n = len(members)
-    if power_w < COMMIT_SHARE * low:
+    on = sum(1 for m in members if m.name in running or m.running)
+    if power_w < (KEEP_SHARE if on else COMMIT_SHARE) * low:
         return {}
+    # Running miners stay committed down to KEEP_SHARE of their minimum each (hysteresis).
+    kept = min(on, math.floor(power_w / low + 1.0 - KEEP_SHARE + 1e-9))
     if first.power_target:
-        k = max(1, min(n, math.floor(power_w / low + 1e-9)))
+        k = max(1, kept, min(n, math.floor(power_w / low + 1e-9)))
         k = max(k, min(n, math.ceil(power_w / high - 1e-9)))
         each = min(high, max(low, power_w / k))
     else:
-        k = max(1, min(n, math.floor(power_w / low + 0.5)))
+        k = max(1, kept, min(n, math.floor(power_w / low + 0.5)))
         each = low
     ordered = sorted(members, key=lambda m: (m.name not in running, not m.running, m.name))
     return {m.name: each for m in ordered[:k]}
