@@ -89,6 +89,24 @@ def run(controller: Controller, fleet: Fleet, start: float, minutes: int, soc: f
     return decisions
 
 
+def test_what_mining_took_from_the_battery_is_topped_up_before_probing() -> None:
+    """Off-grid, the S19j Pro mined on the battery before dawn: near full at noon, the battery
+    is topped up first (no hidden-surplus probe) until it is full. What is owed is never more
+    than the room left in the battery."""
+    controller, fleet = learned_controller()
+    run(controller, fleet, DAY0 + 86400.0 + 4.5 * 3600.0, 30, soc=80.0)
+    assert fleet.running["S19j-Pro-1"]
+    owed = controller.battery_debt_wh
+    assert owed is not None and owed > 300.0  # about 30 minutes of mining on the battery
+    noon = DAY0 + 86400.0 + 12 * 3600.0
+    decisions = run(controller, fleet, noon, 5, soc=98.0)
+    assert "mining owes the battery" in decisions[-1].reason
+    assert 0.0 < (controller.battery_debt_wh or 0.0) <= 0.02 * 15_000.0 + 1e-6  # 2 % of 15 kWh
+    full = run(controller, fleet, noon + 600.0, 1, soc=100.0)
+    assert controller.battery_debt_wh == 0.0
+    assert "mining owes the battery" not in full[-1].reason
+
+
 def test_the_plan_starts_the_efficient_miner_on_the_battery_before_dawn() -> None:
     """04:30, battery at 80 %, a sunny day ahead: the plan mines tonight's spare energy with
     the S19j Pro (no surplus at all: the battery gives it), never with an S9."""

@@ -72,6 +72,8 @@ from edge_mining.model import (
 )
 
 _ACTION_ORDER = {Action.STOP: 0, Action.SET_POWER: 1, Action.START: 2}
+# Mining owes the battery energy beyond this share of its capacity (%): top it up first.
+DEBT_TOLERANCE_PCT = 0.5
 # Below the plan's reserve by more than this (%), running miners are cut at once.
 FLOOR_BAND_PCT = 0.1
 
@@ -105,6 +107,7 @@ class Controller:
                 control.stop_soc_sunny_pct,
                 utc_offset_s,
                 control.max_starts_per_day,
+                control.full_soc_pct,
             )
             if planner is not None
             else None
@@ -191,6 +194,11 @@ class Controller:
     def plan(self) -> Plan | None:
         """The latest plan (None without a planner, or before the first one)."""
         return self._planning.plan if self._planning is not None else None
+
+    @property
+    def battery_debt_wh(self) -> float | None:
+        """Energy mining owes the battery (``battery_debt``; None without a planner)."""
+        return self._planning.debt.debt_wh if self._planning is not None else None
 
     @property
     def planning_status(self) -> str:
@@ -317,18 +325,29 @@ class Controller:
             # miner draws is the house's, so the miners go at once, as at a breached floor.
             battery = replace(battery, floor_breached=True)
         margin = 0.0 if estimate.hidden else control.margin_w
+        owed = False
         if view is not None:
             # Follow the plan: the battery gets the power the plan expects it to take (or
             # gives what the plan expects it to give); the rest of the balance is mining's.
             planned_battery_w = view.battery_w
-            if estimate.hidden:
+            # Off-grid, while mining owes the battery energy (``battery_debt``), a nearly full
+            # battery is topped up before any hidden surplus is probed for: the debt is
+            # repaid only once the battery is really full.
+            owed = (
+                self._planning is not None
+                and estimate.kind is SiteKind.OFF_GRID
+                and estimate.surplus_w > 0.0
+                and self._planning.debt.owed(DEBT_TOLERANCE_PCT)
+            )
+            if estimate.hidden and not owed:
                 planned_battery_w = min(planned_battery_w, 0.0)  # full: it takes no more
-            available = estimate.estimate_w - planned_battery_w - margin
+            measured = estimate.surplus_w if owed else estimate.estimate_w
+            available = measured - planned_battery_w - margin
             if battery.at_floor:
                 # At or below the house reserve the battery comes first: mining gets only
                 # what it cannot take (charging at its limit).
                 limit = self._planning.config.battery_max_charge_w if self._planning else 0.0
-                available = min(available, max(0.0, estimate.estimate_w - limit - margin))
+                available = min(available, max(0.0, measured - limit - margin))
         else:
             available = estimate.estimate_w - battery.charge_reserve_w - margin
         zones = self._heat.budgets(
@@ -459,6 +478,9 @@ class Controller:
             else ""
         )
         hidden = ", battery full: probing" if estimate.hidden else ""
+        if owed and self._planning is not None:
+            debt_wh = self._planning.debt.debt_wh
+            hidden = f", mining owes the battery {debt_wh:.0f} Wh: topping it up first"
         # Say why less is available than the surplus, beyond the noise margin.
         why = (
             f": {battery.charge_reserve_w:.0f} W charge the battery first (below the start SoC)"

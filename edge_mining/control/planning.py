@@ -18,6 +18,8 @@ Rules (documented for installers):
   battery comes first: the miners get only what it cannot take. The miners the plan commits
   may start (without the start surplus) and keep running at their minimum on the battery,
   down to the reserve; the others may use only what exceeds the committed miners' maximum.
+- Off-grid, while mining owes the battery energy (``battery_debt``: what it would hold
+  without the miners), a nearly full battery is topped up before hidden surplus is probed for.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_mining.config import EconomicsConfig, PlannerConfig
+from edge_mining.control.battery_debt import BatteryDebt
 from edge_mining.control.load_forecast import HouseLoadProfile
 from edge_mining.control.memory import MinerMemory
 from edge_mining.control.planner import (
@@ -116,6 +119,7 @@ class Planning:
         floor_soc_pct: float,
         utc_offset_s: float = 0.0,
         max_starts_per_day: int = 1000,
+        full_soc_pct: float = 97.0,
     ) -> None:
         self.config = config
         self.economics = economics
@@ -132,6 +136,7 @@ class Planning:
         self._measured_seen_w = 0.0
         self._forecast_seen_w = 0.0
         self._ratio_time: float | None = None
+        self.debt = BatteryDebt(config, full_soc_pct)
 
     @property
     def active(self) -> bool:
@@ -141,6 +146,7 @@ class Planning:
         """Learn the house load from this tick's reading."""
         house = house_load_w(energy, miners_draw_w) if energy is not None else None
         self.profile.observe(now, house)
+        self.debt.observe(now, energy, house)
 
     def update(
         self,
