@@ -133,7 +133,12 @@ async def test_fault_soak_through_the_daemon(tmp_path):
             after = [ok for started, _, ok in polls if started >= burst_end]
             assert after.index(True) <= 1, (toward, after)  # the first or the second poll
         assert source.fault_counts["nak"] >= NOISE_LINES // 10
-        assert source.fault_counts["overflow"] >= 1
+        # Whether the burst toward the driver also overflows its inbox depends on whether a
+        # poll was reading while it arrived (the daemon polls all the time here): the bound
+        # itself is checked where nothing reads, in test_voltronic_transport.
+        assert set(source.fault_counts) <= {
+            "crc", "nak", "truncated", "garbage", "timeout", "parse", "stray", "overflow"
+        }  # fmt: skip
 
         # The inverter goes away: readings go stale and the controller pauses the miner.
         await emulator.stop()
