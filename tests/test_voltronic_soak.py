@@ -136,9 +136,6 @@ async def test_fault_soak_through_the_daemon(tmp_path):
         # Whether the burst toward the driver also overflows its inbox depends on whether a
         # poll was reading while it arrived (the daemon polls all the time here): the bound
         # itself is checked where nothing reads, in test_voltronic_transport.
-        assert set(source.fault_counts) <= {
-            "crc", "nak", "truncated", "garbage", "timeout", "parse", "stray", "overflow"
-        }  # fmt: skip
 
         # The inverter goes away: readings go stale and the controller pauses the miner.
         await emulator.stop()
