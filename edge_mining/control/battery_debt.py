@@ -52,9 +52,7 @@ class BatteryDebt:
             hours = min(max(0.0, now - self._time), MAX_STEP_S) / 3600.0
             net = pv - house_w
             without_w = min(config.battery_max_charge_w, max(-config.battery_max_discharge_w, net))
-            self.debt_wh = min(
-                self.capacity_wh, max(0.0, self.debt_wh + (without_w - battery_w) * hours)
-            )
+            self.debt_wh = max(0.0, self.debt_wh + (without_w - battery_w) * hours)
         self._time = now
         # Without the miners the battery would at most be full: that bounds what is owed.
         room_wh = self.capacity_wh * max(0.0, config.battery_max_soc_pct - soc) / 100.0

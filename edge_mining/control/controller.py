@@ -478,9 +478,9 @@ class Controller:
             else ""
         )
         hidden = ", battery full: probing" if estimate.hidden else ""
-        if owed and self._planning is not None:
-            debt_wh = self._planning.debt.debt_wh
-            hidden = f", mining owes the battery {debt_wh:.0f} Wh: topping it up first"
+        if owed:
+            owed_wh = self.battery_debt_wh or 0.0
+            hidden = f", mining owes the battery {owed_wh:.0f} Wh: topping it up first"
         # Say why less is available than the surplus, beyond the noise margin.
         why = (
             f": {battery.charge_reserve_w:.0f} W charge the battery first (below the start SoC)"

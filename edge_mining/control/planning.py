@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_mining.config import EconomicsConfig, PlannerConfig
+from edge_mining.config import ControlConfig, EconomicsConfig, PlannerConfig
 from edge_mining.control.battery_debt import BatteryDebt
 from edge_mining.control.load_forecast import HouseLoadProfile
 from edge_mining.control.memory import MinerMemory
@@ -119,7 +119,7 @@ class Planning:
         floor_soc_pct: float,
         utc_offset_s: float = 0.0,
         max_starts_per_day: int = 1000,
-        full_soc_pct: float = 97.0,
+        full_soc_pct: float = ControlConfig.model_fields["full_soc_pct"].default,
     ) -> None:
         self.config = config
         self.economics = economics
