@@ -18,7 +18,7 @@ from test_service import NOON, fast_site, make_daemon, mining, run_until
 from edge_mining.clock import ManualClock
 from edge_mining.config import ControlConfig
 from edge_mining.control import Controller
-from edge_mining.control.timers import SECONDS_PER_DAY
+from edge_mining.control.timers import SECONDS_PER_DAY, local_day, local_midnight
 from edge_mining.service.memory_file import MEMORY_FILE
 
 Row = tuple[float, float, list[str]]
@@ -36,10 +36,12 @@ def play(controller: Controller, fleet: Fleet, rows: list[Row]) -> None:
         )
 
 
-def restarted(before: Controller, settings: ControlConfig, now: float) -> Controller:
+def restarted(
+    before: Controller, settings: ControlConfig, now: float, utc_offset_s: float = 0.0
+) -> Controller:
     """A new process: the memory goes through JSON, as through the daemon's file."""
     saved = json.loads(json.dumps(before.export_memory()))
-    after = Controller(settings, [PLUG])
+    after = Controller(settings, [PLUG], utc_offset_s=utc_offset_s)
     after.import_memory(saved, now)
     return after
 
@@ -82,13 +84,21 @@ def test_a_restart_keeps_the_protection(name: str) -> None:
     play(fresh, Fleet([PLUG]), without_memory)
 
 
-def test_the_daily_limit_is_per_utc_day_after_a_restart() -> None:
+@pytest.mark.parametrize("utc_offset_h", [0.0, -5.0])
+def test_the_daily_limit_is_per_local_day_after_a_restart(utc_offset_h: float) -> None:
     settings = control(min_on_s=0, min_off_s=0, max_starts_per_day=1)
-    before = Controller(settings, [PLUG])
+    offset_s = utc_offset_h * 3600.0
+    before = Controller(settings, [PLUG], utc_offset_s=offset_s)
     play(before, Fleet([PLUG]), START_THEN_STOP)
-    # Restarted the next UTC day: yesterday's start does not count.
-    next_day = (T0 // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY - T0
-    after = restarted(before, settings, T0 + next_day)
+    day = local_day(T0, offset_s)
+    utc_midnight = local_midnight(local_day(T0) + 1) - T0
+    if utc_midnight < local_midnight(day + 1, offset_s) - T0:
+        # Restarted after 00:00 UTC but before local midnight: still today, still counted.
+        after = restarted(before, settings, T0 + utc_midnight, offset_s)
+        play(after, Fleet([PLUG]), [(utc_midnight, 2000, []), (utc_midnight + 60, 2000, [])])
+    # Restarted the next local day: yesterday's start does not count.
+    next_day = local_midnight(day + 1, offset_s) - T0
+    after = restarted(before, settings, T0 + next_day, offset_s)
     play(after, Fleet([PLUG]), [(next_day, 2000, []), (next_day + 60, 2000, ["a:start"])])
 
 

@@ -20,7 +20,7 @@ from test_controller_support import (
 
 from edge_mining.config import ControlConfig
 from edge_mining.control import Controller
-from edge_mining.control.timers import DailyCounter, HoldTimer, utc_day
+from edge_mining.control.timers import DailyCounter, HoldTimer, local_day, local_midnight
 
 Row = tuple[float, float, list[str]]
 
@@ -28,8 +28,10 @@ Row = tuple[float, float, list[str]]
 PLUG = miner("a", power_target=False, min_w=1500, max_w=1500)
 
 
-def run_rows(rows: list[Row], settings: ControlConfig, *, running: bool = False) -> Fleet:
-    controller = Controller(settings, [PLUG])
+def run_rows(
+    rows: list[Row], settings: ControlConfig, *, running: bool = False, utc_offset_s: float = 0.0
+) -> Fleet:
+    controller = Controller(settings, [PLUG], utc_offset_s=utc_offset_s)
     fleet = Fleet([PLUG], running={"a": running})
     for offset, surplus, expected in rows:
         now = T0 + offset
@@ -100,10 +102,15 @@ def test_minimum_off_time_holds_a_miner_off_through_a_surplus() -> None:
     )
 
 
-def test_max_starts_per_day_then_a_new_day() -> None:
+@pytest.mark.parametrize("utc_offset_h", [0.0, -5.0, 9.5])
+def test_max_starts_per_day_then_a_new_day(utc_offset_h: float) -> None:
+    """The day is the site's: it begins at local midnight (UTC's is 19:00 in North Carolina,
+    in the evening's mining on the battery)."""
     settings = control(min_on_s=0, min_off_s=0, start_delay_s=0, stop_delay_s=0)
     settings = settings.model_copy(update={"max_starts_per_day": 2})
-    midnight = (utc_day(T0) + 1) * 86400.0 - T0
+    offset_s = utc_offset_h * 3600.0
+    midnight = local_midnight(local_day(T0, offset_s) + 1, offset_s) - T0
+    utc_midnight = local_midnight(local_day(T0) + 1) - T0
     rows: list[Row] = [
         (0, 2000, ["a:start"]),
         (10, 0, ["a:stop"]),
@@ -112,9 +119,11 @@ def test_max_starts_per_day_then_a_new_day() -> None:
         (40, 2000, []),  # third start refused today
         (1000, 2000, []),
         (midnight - 5, 2000, []),
-        (midnight + 1, 2000, ["a:start"]),  # a new UTC day
+        (midnight + 1, 2000, ["a:start"]),  # a new local day
     ]
-    fleet = run_rows(rows, settings)
+    if utc_midnight < midnight - 5:
+        rows.insert(-2, (utc_midnight + 1, 2000, []))  # not a new day for the site
+    fleet = run_rows(rows, settings, utc_offset_s=offset_s)
     assert fleet.starts["a"] == 3
 
 
@@ -130,6 +139,12 @@ def test_hold_timer_and_daily_counter() -> None:
     counter.add(86400.0 * 3 + 6)
     assert counter.count(86400.0 * 4 - 1) == 2
     assert counter.count(86400.0 * 4) == 0
+    # UTC-5: the local day runs from 05:00 to 05:00 UTC.
+    local = DailyCounter(-5 * 3600.0)
+    local.add(86400.0 * 3 + 5 * 3600.0)
+    local.add(86400.0 * 4 + 1)
+    assert local.count(86400.0 * 4 + 5 * 3600.0 - 1) == 2
+    assert local.count(86400.0 * 4 + 5 * 3600.0) == 0
 
 
 def _hovering_starts(settings: ControlConfig, seed: int) -> int:

@@ -5,7 +5,7 @@ it implements (the installer-facing documentation of the controller's behaviour)
 
 - ``surplus``: the site's energy balance (grid-tied, off-grid, hidden surplus and probing).
 - ``battery``: stop SoC from tomorrow's forecast, start SoC priority, allowance, hard floor.
-- ``timers``: conditions held for a delay (reset when broken), starts per UTC day.
+- ``timers``: conditions held for a delay (reset when broken), starts per local day.
 - ``following``: power targets in bounded, rate-limited steps (fast cuts, slow raises).
 - ``allocation``: priority fill with hysteresis, delays, minimum on/off times.
 - ``heating``: zone thermostats with hysteresis and the budget heat may spend.

@@ -17,7 +17,8 @@ wires them together and owns the decisions about modes and safety:
 - ``set_mode(AUTO)`` and ``set_mode(OFF)`` release every manual miner; ``set_mode(MANUAL)``
   keeps the commands already given.
 - Starts counted against ``max_starts_per_day`` are the controller's own (not retries, not a
-  user's), per UTC calendar day of the snapshot time.
+  user's), per local calendar day of the snapshot time (``utc_offset_s``: the site's offset
+  from UTC; the daemon takes the system's).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from edge_mining.control.surplus import (
     estimate_surplus,
     probe_backoff_s,
 )
-from edge_mining.control.timers import utc_day
+from edge_mining.control.timers import DailyCounter, local_day
 from edge_mining.model import (
     Action,
     Command,
@@ -99,6 +100,8 @@ class Controller:
         self.heating = heating or HeatingConfig()
         self.economics = economics or EconomicsConfig()
         self.mode = control.mode
+        # The site's offset from UTC: days (starts per day) are local days.
+        self._utc_offset_s = utc_offset_s
         # The forecast-aware planner (None: rules only). Its floor is the lowest stop SoC.
         self._planning = (
             Planning(
@@ -113,7 +116,7 @@ class Controller:
             else None
         )
         self._memory = {
-            config.name: MinerMemory(config, rank)
+            config.name: MinerMemory(config, rank, starts=DailyCounter(utc_offset_s))
             for rank, config in enumerate(fill_order(self.miners))
         }
         self._ordered = sorted(self._memory.values(), key=lambda m: m.rank)
@@ -574,7 +577,7 @@ class Controller:
 
     def _track_probe_starts(self, candidates: Sequence[Candidate], now: float) -> None:
         """Back off probe starts that fail; forgive them when one holds or a day begins."""
-        day = utc_day(now)
+        day = local_day(now, self._utc_offset_s)
         if day != self._probe_day:
             self._probe_day = day
             self._probe_start_backoff_s = PROBE_START_BACKOFF_S

@@ -2,7 +2,7 @@
 
 Only what protects the hardware and keeps the fleet fair is carried over, per miner:
 
-- the starts counted on the current UTC day (``max_starts_per_day``: a daemon in a crash loop
+- the starts counted on the current local day (``max_starts_per_day``: a daemon in a crash loop
   must not start a miner more often than the limit);
 - ``on_since`` / ``off_since`` (minimum on/off times);
 - ``rest_until`` and ``handover_at`` (a miner that handed over rests; one handover per
@@ -15,7 +15,7 @@ off-time is counted from the export, so it cannot be restarted inside ``min_off_
 
 Import is all or nothing: a malformed document or entry raises ``ValueError`` (one line, for
 the daemon to log once) and changes nothing. Unknown miners (removed from the configuration)
-and starts from another UTC day are ignored. Times in the future (a clock that jumped back) are
+and starts from another day are ignored. Times in the future (a clock that jumped back) are
 clamped to ``now`` so they cannot block a miner for longer than its configured protections.
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from edge_mining.control.memory import MinerMemory
-from edge_mining.control.timers import SECONDS_PER_DAY, utc_day
+from edge_mining.control.timers import local_midnight
 
 FORMAT_VERSION = 1
 _TIMES = ("on_since", "off_since", "handover_at", "rest_until")
@@ -52,7 +52,7 @@ def export_memory(memories: Iterable[MinerMemory], now: float | None) -> dict[st
     miners: dict[str, object] = {}
     for memory in memories:
         entry: dict[str, object] = {key: getattr(memory, key) for key in _TIMES}
-        entry["starts_day"] = utc_day(now) if now is not None else None
+        entry["starts_day"] = memory.starts.day(now) if now is not None else None
         entry["starts"] = memory.starts.count(now) if now is not None else 0
         miners[memory.name] = entry
     return {"version": FORMAT_VERSION, "time": now, "miners": miners}
@@ -92,7 +92,6 @@ def import_memory(
     ``max_rest_s`` bounds ``rest_until`` ahead of ``now``. Raises ``ValueError`` (and changes
     nothing) when ``data`` is malformed."""
     exported_at, parsed = parse_memory(data)
-    day = utc_day(now)
     for name, saved in parsed.items():
         memory = memories.get(name)
         if memory is None:
@@ -108,9 +107,10 @@ def import_memory(
         memory.rest_until = (
             None if saved.rest_until is None else min(saved.rest_until, now + max_rest_s)
         )
+        day = memory.starts.day(now)
         if saved.starts_day == day:
             # Starts are counted at the beginning of today (only the day matters).
-            midnight = day * SECONDS_PER_DAY
+            midnight = local_midnight(day, memory.starts.utc_offset_s)
             for _ in range(saved.starts - memory.starts.count(now)):
                 memory.starts.add(midnight)
 

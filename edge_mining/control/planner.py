@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from edge_mining.control.timers import local_day, local_midnight
 from edge_mining.model import HashrateCurve
 
 # A miner is committed when the plan gives it at least this share of its minimum power; a
@@ -140,6 +141,8 @@ class PlanRequest:
     floor_soc_pct: float
     pv_confidence: float = 0.5
     load_margin: float = 0.2
+    # The site's offset from UTC: a miner's starts are counted per local day.
+    utc_offset_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,8 +484,9 @@ def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site:
     lower = np.zeros(nv)
     upper = np.zeros(nv)
     cost = np.zeros(nv)
-    # Until the next UTC day, a stopped miner that may not start again today is not there.
-    today_ends = (math.floor(request.now / 86400.0) + 1) * 86400.0
+    # Until local midnight, a stopped miner that may not start again today is not there.
+    offset = request.utc_offset_s
+    today_ends = local_midnight(local_day(request.now, offset) + 1, offset)
     today = np.array([a < today_ends for a, _ in steps])
     for gi, off, width, slope in seg_index:
         members = groups[gi]

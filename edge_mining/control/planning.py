@@ -248,6 +248,7 @@ class Planning:
             floor_soc_pct=self.floor_soc_pct,
             pv_confidence=config.pv_confidence,
             load_margin=config.load_margin_pct / 100.0,
+            utc_offset_s=self.utc_offset_s,
         )
         try:
             self.plan = solve_plan(request, steps, site)

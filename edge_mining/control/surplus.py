@@ -43,7 +43,7 @@ PROBE_BACKOFF_INTERVALS = 10
 PROBE_BACKOFF_MIN_S = 300.0
 # A start tried on a hidden surplus that had to be stopped for lack of power blocks further
 # probe starts for this long, doubling with each failure; reset by a probe start that
-# survives its minimum run time, and by a new UTC day. (Evening PV falls: retrying every
+# survives its minimum run time, and by a new (local) day. (Evening PV falls: retrying every
 # few minutes would only burn starts and battery.)
 PROBE_START_BACKOFF_S = 1800.0
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 SECONDS_PER_DAY = 86400.0
 
 
-def utc_day(now: float) -> int:
-    """The calendar day (UTC) of an epoch time: the unit of ``max_starts_per_day``."""
-    return int(now // SECONDS_PER_DAY)
+def local_day(now: float, utc_offset_s: float = 0.0) -> int:
+    """The site's calendar day of an epoch time (``utc_offset_s``: its offset from UTC), the
+    unit of ``max_starts_per_day``: a user's day ends at local midnight, not at 00:00 UTC,
+    which falls in the evening (mining on the battery) west of Greenwich."""
+    return int((now + utc_offset_s) // SECONDS_PER_DAY)
+
+
+def local_midnight(day: int, utc_offset_s: float = 0.0) -> float:
+    """The epoch time at which local ``day`` begins."""
+    return day * SECONDS_PER_DAY - utc_offset_s
 
 
 def elapsed(since: float | None, now: float) -> float:
@@ -42,19 +49,23 @@ class HoldTimer:
 
 
 class DailyCounter:
-    """Counts events per UTC calendar day; the count starts again at 00:00 UTC."""
+    """Counts events per local calendar day; the count starts again at local midnight."""
 
-    __slots__ = ("_day", "_count")
+    __slots__ = ("_day", "_count", "utc_offset_s")
 
-    def __init__(self) -> None:
+    def __init__(self, utc_offset_s: float = 0.0) -> None:
         self._day = -1
         self._count = 0
+        self.utc_offset_s = utc_offset_s
+
+    def day(self, now: float) -> int:
+        return local_day(now, self.utc_offset_s)
 
     def count(self, now: float) -> int:
-        return self._count if utc_day(now) == self._day else 0
+        return self._count if self.day(now) == self._day else 0
 
     def add(self, now: float) -> None:
-        day = utc_day(now)
+        day = self.day(now)
         if day != self._day:
             self._day = day
             self._count = 0
