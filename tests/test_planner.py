@@ -113,6 +113,44 @@ def test_the_efficient_miner_carries_the_energy_before_the_old_ones() -> None:
             assert sum(committed.values()) == pytest.approx(spare_w, rel=0.02)
 
 
+def test_with_a_grid_the_plan_mines_early_and_fills_the_battery_last() -> None:
+    """A sunny day whose surplus the battery and the S19j Pro at its minimum can take: where
+    in the day the mining goes changes no value in the program, only its tie-breaker does.
+    Off-grid the battery is filled first; with a grid it is filled last, so a day brighter
+    than forecast finds room in it instead of a miner at high power (or export)."""
+    dawn = EVENING - 12 * 3600.0  # 06:00 UTC
+    steps = plan_steps(dawn, 24)
+    miners = fleet("S19j Pro")
+    pv = [np.mean([sun_w(a + (b - a) * f, 14.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
+          for a, b in steps]  # fmt: skip
+    on_grid = SiteSpec(
+        BatterySpec(capacity_wh=10000.0),
+        grid_connected=True,
+        inverter_max_w=8000.0,
+        export_price_per_kwh=0.04,
+        import_price_per_kwh=0.15,
+        value_per_th_hour=HASHPRICE_PER_TH_HOUR,
+    )
+    off_grid = SiteSpec(
+        BatterySpec(capacity_wh=10000.0),
+        grid_connected=False,
+        inverter_max_w=8000.0,
+        value_per_th_hour=HASHPRICE_PER_TH_HOUR,
+    )
+    day = PlanRequest(dawn, 40.0, pv, [400.0] * len(steps), miners, 30.0)
+    plans = {"grid": solve_plan(day, steps, on_grid), "off": solve_plan(day, steps, off_grid)}
+    noon = EVENING - 6 * 3600.0
+
+    def mined_before_noon_wh(plan) -> float:
+        return sum(s.mining_w * (s.end - s.start) / 3600.0 for s in plan.steps if s.end <= noon)
+
+    # The same day's mining, placed differently.
+    assert mined_before_noon_wh(plans["grid"]) > mined_before_noon_wh(plans["off"]) + 2000.0
+    full = {name: plan.refilled_at(dawn, 99.0) for name, plan in plans.items()}
+    assert full["off"] is not None and full["off"] <= noon + 3 * 3600.0, full
+    assert full["grid"] is None or full["grid"] >= full["off"] + 3 * 3600.0, full
+
+
 @pytest.mark.parametrize(
     ("power", "expected"),
     [

@@ -41,8 +41,15 @@ some mining between steps, and stopping for such a dip spends one of the day's f
 A miner that may not start again today (daily start limit, resting) is not planned for today.
 
 Tie-breakers, each far smaller than any real value: a little battery throughput cost (no
-cycling for nothing) and a little value per Wh stored per hour (charge early, mine late when
-it does not matter: a forecast that was too bright has then cost nothing).
+cycling for nothing) and, where the timing does not matter to the forecast:
+
+- off-grid, a little value per Wh stored per hour (charge early, mine late): a forecast that
+  was too bright has then cost nothing, and the house's battery is full first;
+- with a grid, a little cost per Wh stored per hour (mine early, charge late): a battery that
+  fills early leaves the rest of a day's surplus to be mined at high power, where a miner
+  earns least per Wh, or exported, whenever the day is brighter than forecast, while one that
+  was too bright costs only some import (the grid serves the house). Measured on a year: 89.0
+  -> 91.4 % of the oracle's net gain with the default forecast noise.
 """
 
 from __future__ import annotations
@@ -509,7 +516,9 @@ def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site:
     cost[col + idis] += THROUGHPUT_SHARE * ref_wh * hours
     lower[e_col] = lower_e
     upper[e_col] = e_max
-    cost[e_col] -= HOLD_SHARE_PER_HOUR * ref_wh * hours
+    # Off-grid: charge early, mine late. With a grid: mine early, charge late (module doc).
+    hold = HOLD_SHARE_PER_HOUR if not site.grid_connected else -HOLD_SHARE_PER_HOUR
+    cost[e_col] -= hold * ref_wh * hours
     # What is left at the end is worth what it would earn later, less the way out.
     if grid:
         buy_wh = site.import_price_per_kwh / 1000.0
