@@ -107,6 +107,48 @@ def test_what_mining_took_from_the_battery_is_topped_up_before_probing() -> None
     assert "mining owes the battery" not in full[-1].reason
 
 
+def test_with_a_grid_a_brighter_day_than_forecast_fills_the_battery_not_the_miner() -> None:
+    """Grid-tied, 10:00, a day 60 % brighter than its forecast: the S19j Pro runs at the
+    power the plan gives it and the battery takes the rest (the next plans mine it later at
+    low power, where it earns the most per Wh). Nearly full (``full_soc_pct``), the miner
+    takes what the battery cannot."""
+    miners = miner_configs(["S19j Pro"])
+    planner = PlannerConfig(battery_kwh=10.0, inverter_max_w=8000.0)
+    controller = Controller(control(site="grid_tied"), miners, economics=ECONOMICS,
+                            planner=planner)  # fmt: skip
+    fleet = Fleet(miners)
+    house_w = 400.0
+
+    def grid_site(now: float, soc: float, day_kwh: float) -> EnergyReading:
+        spare = sun_w(now, day_kwh) - house_w - fleet.total_draw_w
+        battery = min(spare, planner.battery_max_charge_w) if soc < 100.0 else min(spare, 0.0)
+        return EnergyReading(timestamp=now, pv_power_w=sun_w(now, day_kwh),
+                             load_power_w=house_w + fleet.total_draw_w, battery_power_w=battery,
+                             grid_power_w=battery - spare, battery_soc_pct=soc)  # fmt: skip
+
+    controller.set_mode("off")
+    for k in range(24 * 12):  # a day of the house's load
+        now = DAY0 + k * 300.0
+        step(controller, fleet, snapshot(now, grid_site(now, 60.0, 20.0), fleet))
+    controller.set_mode("auto")
+    start = DAY0 + 86400.0 + 10 * 3600.0
+    for k in range(60):  # 30 minutes at 30 s, SoC 50 %
+        now = start + k * 30.0
+        snap = snapshot(now, grid_site(now, 50.0, 32.0), fleet, forecast=forecast_at(now, 20.0))
+        step(controller, fleet, snap)
+    assert controller.plan is not None
+    planned = controller.plan.miners_at(now)
+    assert fleet.running["S19j-Pro-1"] and set(planned) == {"S19j-Pro-1"}
+    spare_w = sun_w(now, 32.0) - house_w
+    assert spare_w - planned["S19j-Pro-1"] > 1500.0  # the forecast error, 1.5 kW and more
+    assert fleet.target["S19j-Pro-1"] == pytest.approx(planned["S19j-Pro-1"], abs=100.0)
+    for k in range(60):  # nearly full: the miner takes what the battery no longer can
+        now = start + 1800.0 + k * 30.0
+        snap = snapshot(now, grid_site(now, 98.0, 32.0), fleet, forecast=forecast_at(now, 20.0))
+        step(controller, fleet, snap)
+    assert fleet.target["S19j-Pro-1"] > controller.plan.miners_at(now)["S19j-Pro-1"] + 1000.0
+
+
 def test_the_plan_starts_the_efficient_miner_on_the_battery_before_dawn() -> None:
     """04:30, battery at 80 %, a sunny day ahead: the plan mines tonight's spare energy with
     the S19j Pro (no surplus at all: the battery gives it), never with an S9."""

@@ -346,6 +346,19 @@ class Controller:
                 planned_battery_w = min(planned_battery_w, 0.0)  # full: it takes no more
             measured = estimate.surplus_w if owed else estimate.estimate_w
             available = measured - planned_battery_w - margin
+            if (
+                self._planning is not None
+                and estimate.kind is SiteKind.GRID_TIED
+                and not estimate.hidden
+                and (battery.soc_pct or 0.0) < control.full_soc_pct
+                and view.committed
+            ):
+                # With a grid, what PV gives beyond the plan's mining goes to the battery
+                # (up to its charge limit) until it is nearly full: the next plan mines it
+                # later at low power, where a miner earns the most per Wh.
+                limit = self._planning.config.battery_max_charge_w
+                planned_mining_w = sum(view.committed.values())
+                available = min(available, max(planned_mining_w, measured - limit - margin))
             if battery.at_floor:
                 # At or below the house reserve the battery comes first: mining gets only
                 # what it cannot take (charging at its limit).

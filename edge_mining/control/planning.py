@@ -14,10 +14,15 @@ Rules (documented for installers):
   if planning keeps failing, the rules take over again.
 - The tick follows the plan's current step (see ``controller``): the battery power the plan
   expects is kept for the battery and the rest of the measured balance goes to the miners, so
-  a forecast error changes mining, not the battery. At or below the plan's house reserve the
-  battery comes first: the miners get only what it cannot take. The miners the plan commits
-  may start (without the start surplus) and keep running at their minimum on the battery,
-  down to the reserve; the others may use only what exceeds the committed miners' maximum.
+  off-grid a forecast error changes mining, not the battery. With a grid, below
+  ``full_soc_pct``, the miners the plan commits get at most the power it gives them and what
+  PV gives beyond it goes to the battery (up to its charge limit): the next plan, made from
+  the fuller battery, mines it later at low power, where a miner earns the most per Wh (the
+  grid serves the house when the forecast was too bright). At or below the plan's house
+  reserve the battery comes first: the miners get only what it cannot take. The miners the
+  plan commits may start (without the start surplus) and keep running at their minimum on
+  the battery, down to the reserve; the others may use only what exceeds the committed
+  miners' maximum.
 - Off-grid, while mining owes the battery energy (``battery_debt``: what it would hold
   without the miners), a nearly full battery is topped up before hidden surplus is probed for.
 """
