@@ -107,46 +107,77 @@ def test_what_mining_took_from_the_battery_is_topped_up_before_probing() -> None
     assert "mining owes the battery" not in full[-1].reason
 
 
+GRID_PLANNER = PlannerConfig(battery_kwh=10.0, inverter_max_w=8000.0)
+HOUSE_W = 400.0
+
+
+def grid_site(now: float, fleet: Fleet, soc: float, day_kwh: float) -> EnergyReading:
+    """A grid-tied site: the battery takes what PV leaves (up to its limit), the grid the rest."""
+    spare = sun_w(now, day_kwh) - HOUSE_W - fleet.total_draw_w
+    limit = GRID_PLANNER.battery_max_charge_w
+    battery = min(spare, limit) if soc < 100.0 else min(spare, 0.0)
+    return EnergyReading(timestamp=now, pv_power_w=sun_w(now, day_kwh),
+                         load_power_w=HOUSE_W + fleet.total_draw_w, battery_power_w=battery,
+                         grid_power_w=battery - spare, battery_soc_pct=soc)  # fmt: skip
+
+
+def grid_controller() -> tuple[Controller, Fleet]:
+    """A grid-tied controller with one S19j Pro that has seen a day of the house's load."""
+    miners = miner_configs(["S19j Pro"])
+    controller = Controller(control(site="grid_tied"), miners, economics=ECONOMICS,
+                            planner=GRID_PLANNER)  # fmt: skip
+    fleet = Fleet(miners)
+    controller.set_mode("off")
+    for k in range(24 * 12):
+        now = DAY0 + k * 300.0
+        step(controller, fleet, snapshot(now, grid_site(now, fleet, 60.0, 20.0), fleet))
+    controller.set_mode("auto")
+    return controller, fleet
+
+
+def run_grid(controller: Controller, fleet: Fleet, start: float, minutes: int, soc: float,
+             day_kwh: float, forecast_kwh: float) -> float:  # fmt: skip
+    """Ticks every 30 s; returns the time of the last one."""
+    now = start
+    for k in range(minutes * 2):
+        now = start + k * 30.0
+        snap = snapshot(now, grid_site(now, fleet, soc, day_kwh), fleet,
+                        forecast=forecast_at(now, forecast_kwh))  # fmt: skip
+        step(controller, fleet, snap)
+    return now
+
+
 def test_with_a_grid_a_brighter_day_than_forecast_fills_the_battery_not_the_miner() -> None:
     """Grid-tied, 10:00, a day 60 % brighter than its forecast: the S19j Pro runs at the
     power the plan gives it and the battery takes the rest (the next plans mine it later at
     low power, where it earns the most per Wh). Nearly full (``full_soc_pct``), the miner
     takes what the battery cannot."""
-    miners = miner_configs(["S19j Pro"])
-    planner = PlannerConfig(battery_kwh=10.0, inverter_max_w=8000.0)
-    controller = Controller(control(site="grid_tied"), miners, economics=ECONOMICS,
-                            planner=planner)  # fmt: skip
-    fleet = Fleet(miners)
-    house_w = 400.0
-
-    def grid_site(now: float, soc: float, day_kwh: float) -> EnergyReading:
-        spare = sun_w(now, day_kwh) - house_w - fleet.total_draw_w
-        battery = min(spare, planner.battery_max_charge_w) if soc < 100.0 else min(spare, 0.0)
-        return EnergyReading(timestamp=now, pv_power_w=sun_w(now, day_kwh),
-                             load_power_w=house_w + fleet.total_draw_w, battery_power_w=battery,
-                             grid_power_w=battery - spare, battery_soc_pct=soc)  # fmt: skip
-
-    controller.set_mode("off")
-    for k in range(24 * 12):  # a day of the house's load
-        now = DAY0 + k * 300.0
-        step(controller, fleet, snapshot(now, grid_site(now, 60.0, 20.0), fleet))
-    controller.set_mode("auto")
+    controller, fleet = grid_controller()
     start = DAY0 + 86400.0 + 10 * 3600.0
-    for k in range(60):  # 30 minutes at 30 s, SoC 50 %
-        now = start + k * 30.0
-        snap = snapshot(now, grid_site(now, 50.0, 32.0), fleet, forecast=forecast_at(now, 20.0))
-        step(controller, fleet, snap)
+    now = run_grid(controller, fleet, start, 30, soc=50.0, day_kwh=32.0, forecast_kwh=20.0)
     assert controller.plan is not None
     planned = controller.plan.miners_at(now)
     assert fleet.running["S19j-Pro-1"] and set(planned) == {"S19j-Pro-1"}
-    spare_w = sun_w(now, 32.0) - house_w
+    spare_w = sun_w(now, 32.0) - HOUSE_W
     assert spare_w - planned["S19j-Pro-1"] > 1500.0  # the forecast error, 1.5 kW and more
     assert fleet.target["S19j-Pro-1"] == pytest.approx(planned["S19j-Pro-1"], abs=100.0)
-    for k in range(60):  # nearly full: the miner takes what the battery no longer can
-        now = start + 1800.0 + k * 30.0
-        snap = snapshot(now, grid_site(now, 98.0, 32.0), fleet, forecast=forecast_at(now, 20.0))
-        step(controller, fleet, snap)
+    now = run_grid(controller, fleet, now + 30.0, 30, soc=98.0, day_kwh=32.0, forecast_kwh=20.0)
     assert fleet.target["S19j-Pro-1"] > controller.plan.miners_at(now)["S19j-Pro-1"] + 1000.0
+
+
+def test_a_start_on_the_battery_needs_its_minimum_run_above_the_reserve() -> None:
+    """08:00, grid-tied, the plan mines the morning's few hundred watts with the S19j Pro
+    (1,220 W at its minimum): at 30.05 % (reserve 30 %) the battery could not make up the rest
+    for ``min_on_s``, so the miner waits (a start the reserve stops soon spends one of the
+    day's few starts); at 40 % it starts."""
+    for soc, starts in ((30.05, False), (40.0, True)):
+        controller, fleet = grid_controller()
+        start = DAY0 + 86400.0 + 8 * 3600.0
+        now = run_grid(controller, fleet, start, 10, soc=soc, day_kwh=20.0, forecast_kwh=20.0)
+        assert controller.plan is not None
+        assert "S19j-Pro-1" in controller.plan.miners_at(now)  # committed either way
+        assert sun_w(now, 20.0) - HOUSE_W < 1220.0 - 200.0  # the surplus alone is short
+        assert fleet.running["S19j-Pro-1"] is starts, soc
 
 
 def test_the_plan_starts_the_efficient_miner_on_the_battery_before_dawn() -> None:

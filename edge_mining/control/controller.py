@@ -420,7 +420,7 @@ class Controller:
                 used_w=manual_used_w,
             )
         else:
-            pools = self._plan_pools(view, candidates, available, battery.at_floor)
+            pools = self._plan_pools(view, candidates, available, battery)
             pools.used_w = manual_used_w
 
         situation = Situation(
@@ -520,11 +520,15 @@ class Controller:
         view: PlanView,
         candidates: Sequence[Candidate],
         available: float,
-        at_floor: bool,
+        battery: BatteryBudget,
     ) -> Pools:
         """The pools when following a plan (module doc of ``planning``): committed miners may
         start and keep running at their minimum on the battery, down to the plan's reserve;
-        the others only on what exceeds the committed miners' maximum power."""
+        the others only on what exceeds the committed miners' maximum power. A start on the
+        battery needs the energy to make up what the surplus lacks for ``min_on_s`` above the
+        reserve: one the reserve stops at once spends one of the day's few starts for nothing
+        (near the reserve, a plan mining a little from the battery started and stopped a
+        miner all morning, and the sunny afternoon found it out of starts)."""
         committed = [c for c in candidates if c.planned]
         claims = sum(c.claim_w for c in committed)
         capacity = sum(c.high_w if c.memory.config.power_target else c.claim_w for c in committed)
@@ -533,8 +537,13 @@ class Controller:
             if not c.planned and not beyond:
                 c.plan_gated = True
                 c.gated = True
-        base = available if at_floor else max(available, claims)
-        return Pools(keep_w=base, start_w=base, surplus_w=available)
+        base = available if battery.at_floor else max(available, claims)
+        starting = sum(c.claim_w for c in committed if not c.memory.intent)
+        shortfall_w = max(0.0, starting - max(0.0, available))
+        above_wh = ((battery.soc_pct or 0.0) - battery.stop_soc_pct) / 100.0 * view.plan.capacity_wh
+        on_battery = above_wh >= shortfall_w * self.control.min_on_s / 3600.0
+        start = base if on_battery else available
+        return Pools(keep_w=base, start_w=start, surplus_w=available)
 
     def _committed_w(self, memory: MinerMemory) -> float:
         config = memory.config
