@@ -346,9 +346,11 @@ class Controller:
                 planned_battery_w = min(planned_battery_w, 0.0)  # full: it takes no more
             measured = estimate.surplus_w if owed else estimate.estimate_w
             available = measured - planned_battery_w - margin
+            # What the balance leaves once the battery charges at its limit.
+            charge_limit_w = self._planning.config.battery_max_charge_w if self._planning else 0.0
+            beyond_charge_w = measured - charge_limit_w - margin
             if (
-                self._planning is not None
-                and estimate.kind is SiteKind.GRID_TIED
+                estimate.kind is SiteKind.GRID_TIED
                 and not estimate.hidden
                 and (battery.soc_pct or 0.0) < control.full_soc_pct
                 and view.committed
@@ -356,14 +358,12 @@ class Controller:
                 # With a grid, what PV gives beyond the plan's mining goes to the battery
                 # (up to its charge limit) until it is nearly full: the next plan mines it
                 # later at low power, where a miner earns the most per Wh.
-                limit = self._planning.config.battery_max_charge_w
                 planned_mining_w = sum(view.committed.values())
-                available = min(available, max(planned_mining_w, measured - limit - margin))
+                available = min(available, max(planned_mining_w, beyond_charge_w))
             if battery.at_floor:
                 # At or below the house reserve the battery comes first: mining gets only
                 # what it cannot take (charging at its limit).
-                limit = self._planning.config.battery_max_charge_w if self._planning else 0.0
-                available = min(available, max(0.0, measured - limit - margin))
+                available = min(available, max(0.0, beyond_charge_w))
         else:
             available = estimate.estimate_w - battery.charge_reserve_w - margin
         zones = self._heat.budgets(
