@@ -4,6 +4,9 @@ does to tonight, which miners carry the energy, and that no plan leaves the hous
 from __future__ import annotations
 
 import math
+import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -248,3 +251,42 @@ def test_no_plan_leaves_forecast_load_unserved(
         assert stored_k >= min(s.floor_soc_pct * BATTERY.capacity_wh / 100.0, alone[k]) - 1.0
         assert stored_k >= e_min - 1.0
     assert plan.reserve_soc_pct >= 30.0
+
+
+POOL_OF_TWO = """
+import pickle, sys
+import highspy
+import numpy as np
+from edge_mining.control.planner import solve_plan
+
+# Something else in the process solves first, on a pool of two threads.
+first = highspy.Highs()
+first.setOptionValue("output_flag", False)
+first.setOptionValue("threads", 2)
+lp = highspy.HighsLp()
+lp.num_col_, lp.num_row_ = 1, 0
+lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.ones(1), np.zeros(1), np.ones(1)
+first.passModel(lp)
+first.run()
+request, steps, site = pickle.load(open(sys.argv[1], "rb"))
+print(pickle.dumps(solve_plan(request, steps, site).table).hex())
+"""
+
+
+def test_the_plan_is_solved_and_the_same_when_highs_already_runs_on_more_threads(tmp_path):
+    # HiGHS sizes one thread pool per process; a solver asking for one thread on a pool of
+    # two used to fail ("not set"), and the controller then followed its rules for good.
+    # A fresh process: this one's pool was sized by earlier tests.
+    steps = plan_steps(EVENING, 36)
+    case = (request(steps, tomorrow_kwh=40, soc=80, miners=fleet("S19j Pro", "S9:2")), steps,
+            OFF_GRID)  # fmt: skip
+    here = solve_plan(*case)
+    path = tmp_path / "case.pickle"
+    path.write_bytes(pickle.dumps(case))
+    out = subprocess.run(
+        [sys.executable, "-c", POOL_OF_TWO, str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    there = pickle.loads(bytes.fromhex(out.stdout.strip().splitlines()[-1]))
+    assert here.table[:, 2].max() > 0  # it mines
+    np.testing.assert_array_equal(there, here.table)

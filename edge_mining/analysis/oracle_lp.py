@@ -30,6 +30,7 @@ from scipy import sparse
 
 from edge_mining.analysis.oracle_curves import MinerGroup
 from edge_mining.config import PlantConfig
+from edge_mining.highs_threads import run_on_one_thread
 
 # A tiny cost on battery throughput (currency per kWh): among equally valuable plans, prefer
 # the one that does not cycle the battery for nothing.
@@ -480,7 +481,7 @@ class WindowLp:
     def solve(self) -> WindowSolution:
         """Solve (again, from the last basis if there is one) and return the fine steps."""
         highs = self._highs
-        highs.run()
+        run_on_one_thread(highs)
         status = highs.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             raise OracleError(
@@ -543,7 +544,10 @@ _LOWER, _BASIC, _UPPER = (
 _STATUS = {int(v): v for v in highspy.HighsBasisStatus.__members__.values()}
 
 
-# What scipy's linprog(method="highs") set (dual simplex after presolve), quiet.
+# What scipy's linprog(method="highs") set (dual simplex after presolve), quiet; solved on
+# one thread (``highs_threads``: an oracle solved first on HiGHS's default pool of several
+# threads left the planner's later one-thread solves failing, and the backtest's edge figures
+# depended on the order of --policies).
 _HIGHS_OPTIONS: dict[str, object] = {
     "output_flag": False,
     "presolve": "on",
