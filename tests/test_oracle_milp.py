@@ -55,3 +55,14 @@ def test_milp_commits_the_miner_where_the_lp_time_shares_it(surplus_w, rules, lp
     assert sol.bound == pytest.approx(milp, abs=1e-6)
     assert sol.miners_w[:, 0] == pytest.approx(miner_w, abs=1e-6)
     assert sol.binaries == len(surplus_w)  # one on/off per step; no battery, no reserve
+
+
+def test_each_step_s_value_is_what_the_miner_earns_less_what_it_imports():
+    # The one-start day above: an hour at 1500 W earns 0.15; an hour at the 1000 W minimum
+    # with no PV earns 0.10 and imports 1 kWh at 0.15 (the rolling benchmark keeps a window's
+    # first day by these values).
+    prog = program([1500, 0] * 3)
+    rules = Commitment(24, max_starts_per_day=1)
+    sol = solve_window_milp(prog, [MINER], 0, 6, 0.0, rules, mip_gap=0.0)
+    assert sol.step_value == pytest.approx([0.15, -0.05, 0.15, -0.05, 0.15, 0.0], abs=1e-6)
+    assert sol.step_value.sum() == pytest.approx(sol.value, abs=1e-9)

@@ -119,6 +119,7 @@ class MilpSolution:
     miners_w: np.ndarray  # steps x machines
     stored_wh: np.ndarray  # at the end of each step
     starts: np.ndarray  # per machine, in the window
+    step_value: np.ndarray  # the value of each step (they sum to ``value``)
 
 
 def value_per_ths_step(prog: Program) -> float:
@@ -305,8 +306,9 @@ def solve_window_milp(
         ),
         np.zeros(m),
     )  # fmt: skip
-    value = float(hashrate.sum()) * price_ths
-    value += sum(float(x[plant[k]].sum()) * float(prog.step_value[s + k]) for k in PLANT_COLUMNS)
+    step_value = hashrate * price_ths
+    step_value += sum(x[plant[k]] * float(prog.step_value[s + k]) for k in PLANT_COLUMNS)
+    value = float(step_value.sum())
     dual = result.mip_dual_bound if result.mip_dual_bound is not None else result.fun
     return MilpSolution(
         value=value,
@@ -318,4 +320,5 @@ def solve_window_milp(
         miners_w=miners_w,
         stored_wh=x[stored],
         starts=np.array([int(np.round(x[st]).sum()) for st in start]),
+        step_value=step_value,
     )
