@@ -25,6 +25,7 @@ from edge_mining.analysis.catalogue import miner_configs
 from edge_mining.analysis.economics import Network
 from edge_mining.analysis.kpis import Prices
 from edge_mining.analysis.oracle import OracleError
+from edge_mining.analysis.policies import PLANS_FAILED
 from edge_mining.analysis.progress_bars import policy_bars
 from edge_mining.analysis.report import console_table, write_html_report
 from edge_mining.analysis.weather import pvlib_sample
@@ -198,6 +199,14 @@ def main(args: argparse.Namespace) -> int:
     except OracleError as error:
         print(f"backtest: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    for name in policies:
+        failed = int(result.traces[name].notes.get(PLANS_FAILED, 0))
+        if failed:
+            print(
+                f"backtest: warning: {name}: {failed} plans could not be solved; the controller "
+                "followed its rules until the next one was",
+                file=sys.stderr,
+            )
     lines = describe(setup, args)
     if args.json:
         print(json.dumps([result.kpis[name] for name in policies], indent=2))

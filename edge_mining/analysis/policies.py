@@ -31,6 +31,8 @@ from edge_mining.model import Action, Snapshot
 from edge_mining.sim.plant import Plant, PlantState
 
 POLICY_NAMES = ("edge", "seed", "threshold", "export", "oracle")
+# A trace note: how many of the edge policy's plans could not be solved.
+PLANS_FAILED = "plans failed"
 
 
 class _Timer:
@@ -84,6 +86,10 @@ class EdgePolicy(RulePolicy):
             forecast=self._forecasts.at(now) if self._forecasts else None,
         )
         decision = self.controller.tick(snapshot)
+        if self.controller.plan_failures:
+            # The backtest says so (``backtest_cli``): a planner that cannot solve leaves the
+            # controller on its rules, and the figures would not say why.
+            self.notes[PLANS_FAILED] = self.controller.plan_failures
         for command in decision.commands:
             i = fleet.index[command.miner]
             if command.action is Action.START:

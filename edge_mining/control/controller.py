@@ -207,6 +207,11 @@ class Controller:
     def planning_status(self) -> str:
         return self._planning.status if self._planning is not None else "planner off"
 
+    @property
+    def plan_failures(self) -> int:
+        """Plans that could not be solved since start-up (0 without a planner)."""
+        return self._planning.failures if self._planning is not None else 0
+
     def plan_document(self, now: float) -> dict[str, object] | None:
         """The plan of the next 24 h as JSON-ready data (None without a planner)."""
         return self._planning.document(now) if self._planning is not None else None

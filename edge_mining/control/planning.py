@@ -134,6 +134,8 @@ class Planning:
         self.profile = HouseLoadProfile(config.load_history_days)
         self.plan: Plan | None = None
         self.status = "no plan yet"
+        # Solves that failed (the controller follows its rules until one succeeds).
+        self.failures = 0
         self._forecast_stamp: float | None = None
         self._tried_at: float | None = None
         self._summary_for: Plan | None = None
@@ -259,6 +261,7 @@ class Planning:
             self.plan = solve_plan(request, steps, site)
         except PlanError as error:
             self.status = str(error)
+            self.failures += 1
             return
         self.status = "planned"
 
