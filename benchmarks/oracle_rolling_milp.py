@@ -12,12 +12,14 @@ exact optimum; the LP oracle is an upper bound. A policy's gain over the export 
 then compared with both:
 
     python benchmarks/oracle_rolling_milp.py [--lookahead-days 1] [--time-limit 20]
-        [--mip-gap 0.002] [--policies edge] -- BACKTEST ARGS
+        [--mip-gap 0.002] [--policies edge] [--save schedule.npz] -- BACKTEST ARGS
     e.g. ... -- --weather sample --pv-kwp 5 --battery-kwh 10 --load-kwh-per-year 4000 \\
         --miner "S19j Pro"
 
 A window stopped by the time limit keeps HiGHS's best schedule (still feasible, so still a
-lower bound); the output counts them.
+lower bound); the output counts them. ``--save`` writes the schedule (numpy ``.npz``: per
+step, each miner's power ``miners_w`` in W and the stored energy ``stored_wh`` at the step's
+end), to compare it step by step with a policy's trace.
 
 Measured on the example site over the year (Greensboro, grid-tied, one S19j Pro): at 5-minute
 steps with ``--time-limit 8``, 2,109 s, 228 of 365 windows at the limit, the rolling schedule
@@ -32,6 +34,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
+import numpy as np
 
 from edge_mining.analysis.backtest import Setup, run_policy
 from edge_mining.analysis.backtest_cli import build_setup
@@ -60,6 +64,7 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per window")
     parser.add_argument("--mip-gap", type=float, default=2e-3, help="HiGHS mip_rel_gap")
     parser.add_argument("--policies", default="", help="policies to compare, e.g. edge")
+    parser.add_argument("--save", metavar="FILE", help="write the schedule to FILE (.npz)")
     parser.add_argument("backtest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.lookahead_days < 0:
@@ -93,6 +98,8 @@ def main() -> int:
     stored = prog.e0
     total = 0.0
     stopped = 0
+    miners_w: list[np.ndarray] = []
+    stored_wh: list[np.ndarray] = []
     for day in range(days):
         a = day * per_day
         b = min(days, day + 1 + args.lookahead_days) * per_day
@@ -102,12 +109,22 @@ def main() -> int:
         )  # fmt: skip
         total += float(sol.step_value[:per_day].sum())
         stored = float(sol.stored_wh[per_day - 1])
+        miners_w.append(sol.miners_w[:per_day])
+        stored_wh.append(sol.stored_wh[:per_day])
         stopped += not sol.optimal
         if sys.stderr.isatty():
             print(f"\rday {day + 1}/{days}", end="", file=sys.stderr, flush=True)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     values["rolling MILP"] = total
+    if args.save:
+        np.savez(
+            args.save,
+            miners_w=np.concatenate(miners_w),
+            stored_wh=np.concatenate(stored_wh),
+            miner_names=np.array([m.name for m in setup.miners]),
+            step_s=sc.step_s,
+        )
     elapsed = time.perf_counter() - began
     print(f"rolling MILP over {days} days: {elapsed:.0f} s, {stopped} windows at the time limit")
 
