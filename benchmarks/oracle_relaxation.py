@@ -35,9 +35,12 @@ import numpy as np
 from edge_mining.analysis.backtest import Setup, run_policy
 from edge_mining.analysis.backtest_cli import build_setup
 from edge_mining.analysis.engine import Trace
-from edge_mining.analysis.oracle_curves import group_miners
-from edge_mining.analysis.oracle_lp import build_program
-from edge_mining.analysis.oracle_milp import Commitment, lp_window_value, solve_window_milp
+from edge_mining.analysis.oracle_milp import (
+    Commitment,
+    lp_window_value,
+    setup_program,
+    solve_window_milp,
+)
 from edge_mining.cli import build_parser
 from edge_mining.highs_banner import silence_highs_banner
 
@@ -98,14 +101,7 @@ def main() -> None:
     print(f"backtest {' '.join(rest)}")
     print(f"oracle and export baseline over {sc.steps // per_day} days: "
           f"{time.perf_counter() - began:.1f} s")  # fmt: skip
-    prog = build_program(
-        sc.pv_w, sc.load_w, sc.step_s, setup.plant,
-        group_miners(setup.miners, {m.name: m.curve().hull() for m in setup.miners}),
-        btc_value_per_th_s=setup.prices.value_per_th_s,
-        export_price_per_kwh=setup.prices.export_price_per_kwh,
-        import_price_per_kwh=setup.prices.import_price_per_kwh,
-        reserve_soc_pct=setup.reserve_soc_pct,
-    )  # fmt: skip
+    prog = setup_program(setup)
     rules = Commitment.from_control(setup.control, sc.step_s)
     print(f"MILP rules: min on {rules.min_on_steps} steps, min off {rules.min_off_steps}, "
           f"{rules.max_starts_per_day} starts/day per miner; {args.days}-day windows, "

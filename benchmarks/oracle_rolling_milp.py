@@ -37,23 +37,12 @@ import time
 
 import numpy as np
 
-from edge_mining.analysis.backtest import Setup, run_policy
+from edge_mining.analysis.backtest import run_policy
 from edge_mining.analysis.backtest_cli import build_setup
-from edge_mining.analysis.engine import Trace
-from edge_mining.analysis.oracle_curves import group_miners
-from edge_mining.analysis.oracle_lp import build_program
-from edge_mining.analysis.oracle_milp import Commitment, solve_window_milp
+from edge_mining.analysis.kpis import site_value
+from edge_mining.analysis.oracle_milp import Commitment, setup_program, solve_window_milp
 from edge_mining.cli import build_parser
 from edge_mining.highs_banner import silence_highs_banner
-
-
-def site_value(trace: Trace, setup: Setup) -> float:
-    """What a trace is worth: mining revenue + export income - import cost."""
-    p = setup.prices
-    kwh = setup.scenario.hours_per_step / 1000.0
-    revenue = float(trace.hashrate_ths.sum()) * p.value_per_th_s * setup.scenario.step_s
-    export = float(trace.grid_export_w.sum()) * kwh * p.export_price_per_kwh
-    return revenue + export - float(trace.grid_import_w.sum()) * kwh * p.import_price_per_kwh
 
 
 def main() -> int:
@@ -76,17 +65,9 @@ def main() -> int:
     sc = setup.scenario
     per_day = round(86400.0 / sc.step_s)
     days = sc.steps // per_day
-    values = {name: site_value(run_policy(name, setup), setup) for name in ("oracle", "export")}
-    for name in filter(None, args.policies.split(",")):
-        values[name] = site_value(run_policy(name, setup), setup)
-    prog = build_program(
-        sc.pv_w, sc.load_w, sc.step_s, setup.plant,
-        group_miners(setup.miners, {m.name: m.curve().hull() for m in setup.miners}),
-        btc_value_per_th_s=setup.prices.value_per_th_s,
-        export_price_per_kwh=setup.prices.export_price_per_kwh,
-        import_price_per_kwh=setup.prices.import_price_per_kwh,
-        reserve_soc_pct=setup.reserve_soc_pct,
-    )  # fmt: skip
+    names = ["oracle", "export", *filter(None, args.policies.split(","))]
+    values = {name: site_value(run_policy(name, setup), setup.prices) for name in names}
+    prog = setup_program(setup)
     rules = Commitment.from_control(setup.control, sc.step_s)
     print(f"backtest {' '.join(rest)}")
     print(f"MILP rules: min on {rules.min_on_steps} steps, min off {rules.min_off_steps}, "

@@ -5,8 +5,8 @@ for another size does not solve at all (``run`` returns an error and the model s
 "not set"). Our programs are small and their simplex is serial, so they ask for one thread:
 the daemon shares a Raspberry Pi with Home Assistant, and a pool of one keeps the backtest's
 figures the same whatever ran before in the process. Where something else already sized the
-pool otherwise, they run on that pool rather than fail (a planner that cannot solve falls
-back to the controller's rules for good: measured, 91 % -> 71 % of the oracle's net gain).
+pool otherwise, they run on that pool rather than fail (a planner that cannot solve leaves
+the controller on its rules: measured, 91 % -> 71 % of the oracle's net gain).
 """
 
 from __future__ import annotations

@@ -33,11 +33,13 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from edge_mining.analysis.oracle_curves import group_miners
 from edge_mining.analysis.oracle_lp import (
     CHARGE,
     DIS_HOUSE,
@@ -46,9 +48,13 @@ from edge_mining.analysis.oracle_lp import (
     IMPORT,
     OracleError,
     Program,
+    build_program,
     solve_window,
 )
 from edge_mining.config import ControlConfig, MinerConfig
+
+if TYPE_CHECKING:
+    from edge_mining.analysis.backtest import Setup
 
 # The plant's columns of one step, in the program's order.
 PLANT_COLUMNS = (CHARGE, DIS_HOUSE, DIS_MINING, EXPORT, IMPORT)
@@ -120,6 +126,20 @@ class MilpSolution:
     stored_wh: np.ndarray  # at the end of each step
     starts: np.ndarray  # per machine, in the window
     step_value: np.ndarray  # the value of each step (they sum to ``value``)
+
+
+def setup_program(setup: Setup) -> Program:
+    """The oracle's program of a backtest setup: its period, plant, prices and reserve, each
+    miner on the concave hull of its curve (as ``backtest.run_policy`` gives the oracle)."""
+    sc = setup.scenario
+    return build_program(
+        sc.pv_w, sc.load_w, sc.step_s, setup.plant,
+        group_miners(setup.miners, {m.name: m.curve().hull() for m in setup.miners}),
+        btc_value_per_th_s=setup.prices.value_per_th_s,
+        export_price_per_kwh=setup.prices.export_price_per_kwh,
+        import_price_per_kwh=setup.prices.import_price_per_kwh,
+        reserve_soc_pct=setup.reserve_soc_pct,
+    )  # fmt: skip
 
 
 def value_per_ths_step(prog: Program) -> float:
