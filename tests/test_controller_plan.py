@@ -165,6 +165,24 @@ def test_with_a_grid_a_brighter_day_than_forecast_fills_the_battery_not_the_mine
     assert fleet.target["S19j-Pro-1"] > controller.plan.miners_at(now)["S19j-Pro-1"] + 1000.0
 
 
+@pytest.mark.parametrize(("hour", "runs"), [(10.0, True), (7.5, False)])
+def test_with_a_grid_below_the_reserve_the_miner_gets_pv_never_the_battery(
+    hour: float, runs: bool
+) -> None:
+    """Grid-tied, the battery at 15 % (reserve 30 %): at 10:00 the surplus (1.9 kW) carries
+    the S19j Pro the plan commits, and the battery gives it nothing; at 07:30 the surplus
+    (0.6 kW) is below the miner's 1,220 W minimum, and the battery may not make up the rest."""
+    controller, fleet = grid_controller()
+    start = DAY0 + 86400.0 + hour * 3600.0
+    now = run_grid(controller, fleet, start, 10, soc=15.0, day_kwh=20.0, forecast_kwh=20.0)
+    assert controller.plan is not None and controller.planning_status == "planned"
+    spare_w = sun_w(now, 20.0) - HOUSE_W
+    assert fleet.running["S19j-Pro-1"] is runs
+    if runs:
+        assert fleet.target["S19j-Pro-1"] <= spare_w  # the battery still charges
+        assert grid_site(now, fleet, 15.0, 20.0).battery_power_w >= 0.0
+
+
 def test_a_start_on_the_battery_needs_its_minimum_run_above_the_reserve() -> None:
     """08:00, grid-tied, the plan mines the morning's few hundred watts with the S19j Pro
     (1,220 W at its minimum): at 30.05 % (reserve 30 %) the battery could not make up the rest

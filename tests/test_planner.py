@@ -154,6 +154,53 @@ def test_with_a_grid_the_plan_mines_early_and_fills_the_battery_last() -> None:
     assert full["grid"] is None or full["grid"] >= full["off"] + 3 * 3600.0, full
 
 
+GRID_SITE = SiteSpec(
+    BatterySpec(capacity_wh=10000.0),
+    grid_connected=True,
+    inverter_max_w=8000.0,
+    export_price_per_kwh=0.04,
+    import_price_per_kwh=0.15,
+    value_per_th_hour=HASHPRICE_PER_TH_HOUR,
+)
+
+
+def test_with_a_grid_pv_is_mined_below_the_reserve_but_the_battery_is_not() -> None:
+    """Grid-tied, dawn, the battery at 10 % (reserve 30 %), a sunny day: the plan mines the
+    morning's surplus while the battery is still below the reserve (the grid serves the
+    house; the battery is charged later in the day), but in no step that starts below the
+    reserve does mining take more than the surplus (the battery still serves the house)."""
+    dawn = EVENING - 12 * 3600.0  # 06:00 UTC
+    steps = plan_steps(dawn, 24)
+    pv = [np.mean([sun_w(a + (b - a) * f, 14.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
+          for a, b in steps]  # fmt: skip
+    load = [400.0] * len(steps)
+    plan = solve_plan(PlanRequest(dawn, 10.0, pv, load, fleet("S19j Pro"), 30.0), steps, GRID_SITE)
+    start_soc = [10.0] + [s.soc_end_pct for s in plan.steps[:-1]]
+    below = [s for s, soc in zip(plan.steps, start_soc, strict=True) if soc < 30.0 - 1e-6]
+    mined_below_wh = sum(s.mining_w * (s.end - s.start) / 3600.0 for s in below)
+    assert mined_below_wh > 2500.0  # 07:00-11:00; keeping the battery first: 1.1 kWh
+    for s in below:
+        assert s.mining_w <= max(0.0, s.pv_w - s.load_w) + 1e-3, s
+    # The battery is charged by the evening: the night starts at the reserve or above.
+    dusk = next(s for s in plan.steps if s.start >= dawn + 12 * 3600.0)
+    assert dusk.soc_end_pct >= 30.0 - 1.0
+
+
+def test_with_a_grid_mining_takes_the_battery_to_the_reserve_and_the_house_goes_on() -> None:
+    """Grid-tied, dusk, the battery at 95 %, a sunny tomorrow that fills it again: the house
+    alone would take it to about 44 % by dawn. Tonight's mining may go on while the battery
+    is above the 30 % reserve, and the house then takes it lower, down to the night's buffer
+    (30 % of the way from the battery's 5 % floor to the reserve: 12.5 %), never to the floor:
+    about 3 kWh for the miner, where keeping the reserve until dawn would leave it 1.4 kWh."""
+    steps = plan_steps(EVENING, 36)
+    plan = solve_plan(request(steps, tomorrow_kwh=30.0, soc=95.0, miners=fleet("S19j Pro")),
+                      steps, GRID_SITE)  # fmt: skip
+    from_battery_wh = plan.battery_mining_wh(EVENING, EVENING + 12 * 3600.0)
+    assert 2500.0 < from_battery_wh <= (95.0 - 30.0) / 100.0 * 10000.0
+    lowest = night_min_soc(plan)
+    assert 12.5 - 1e-3 <= lowest < 30.0
+
+
 @pytest.mark.parametrize(
     ("power", "expected"),
     [

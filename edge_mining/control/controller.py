@@ -321,8 +321,11 @@ class Controller:
                 stop_soc = view.reserve_soc_pct  # the house reserve replaces the stop SoC
 
         battery = battery_budget(energy, control, stop_soc)
+        # With a grid, the reserve keeps the battery's energy from the miners, not PV.
+        grid_tied = estimate.kind is SiteKind.GRID_TIED
         if (
             view is not None
+            and not grid_tied
             and battery.at_floor
             and not battery.floor_breached
             and not estimate.hidden
@@ -365,7 +368,15 @@ class Controller:
                 # later at low power, where a miner earns the most per Wh.
                 planned_mining_w = sum(view.committed.values())
                 available = min(available, max(planned_mining_w, beyond_charge_w))
-            if battery.at_floor:
+            if battery.at_floor and grid_tied:
+                # At or below the reserve with a grid, mining gets PV, never the battery:
+                # the miners the plan commits come first (an hourly forecast is often a
+                # little above this minute's PV), the battery takes the rest and the plan
+                # charges it later in the day, or the grid serves the house. A miner drawing
+                # on the battery here is cut at once (floor breached).
+                planned_mining_w = sum(view.committed.values())
+                available = min(max(available, planned_mining_w), max(0.0, measured - margin))
+            elif battery.at_floor:
                 # At or below the house reserve the battery comes first: mining gets only
                 # what it cannot take (charging at its limit).
                 available = min(available, max(0.0, beyond_charge_w))

@@ -25,8 +25,21 @@ The house first (the rule no plan may break), off-grid:
   anyway (a dark stretch ahead), mining may not take anything from the battery: the floor
   becomes the trajectory the battery would follow without mining.
 
-With a grid the house is served whatever the battery holds: the floor is the configured
-lowest stop SoC and the prices decide.
+With a grid the house is served whatever the battery holds, and the configured lowest stop
+SoC (the *reserve*) limits what mining takes from the battery, not what PV it mines (the
+oracle's rule):
+
+- Where PV covers the house, the floor is the battery's own: the surplus may be mined while
+  the battery is still low and the battery charged later in the day. Mining may not discharge
+  the battery in such a step when the battery alone would start it below the reserve.
+- After each stretch of surplus (evening, night), the floor is the reserve less what the house
+  has taken since: mining may take the battery down to the reserve, then the house goes on
+  below it, down to ``NIGHT_BUFFER_SHARE`` of the way from the battery's floor to the reserve.
+  The buffer is for the night's load above its forecast and for mining that runs a little
+  longer than planned (whole miners at their minimum); both are bought back at the import
+  price before dawn. Measured on a year (Greensboro, grid-tied): 92.5 -> 93.6 % of the
+  oracle's net gain (perfect forecast 94.2 -> 96.0 %), the buffer at 0.1 / 0.2 / 0.3 / 0.4
+  giving 93.0 / 93.5 / 93.6 / 93.3 %.
 
 Miner power is continuous from 0 (running at the minimum power for part of a step), on the
 concave hull of each miner's curve through the origin; identical miners share one variable.
@@ -80,6 +93,9 @@ SOLVE_TIME_LIMIT_S = 5.0
 TERMINAL_NO_DEBT = True
 # Points of a miner's curve between its minimum and maximum the program keeps.
 PLAN_CURVE_INNER_POINTS = 2
+# With a grid, the lowest the night's floor goes: this share of the way from the battery's own
+# floor to the reserve (module doc).
+NIGHT_BUFFER_SHARE = 0.3
 
 
 class PlanError(RuntimeError):
@@ -332,6 +348,30 @@ def house_reserve_wh(
     return reserve
 
 
+def grid_floor_wh(
+    pv_w: np.ndarray,
+    load_w: np.ndarray,
+    hours: np.ndarray,
+    eta: float,
+    e_min: float,
+    reserve_wh: float,
+) -> np.ndarray:
+    """With a grid, the lowest stored energy mining may leave at the end of each step (module
+    doc): the battery's own floor where PV covers the house; after it, the reserve less what
+    the house has taken since the surplus ended, down to the night's buffer."""
+    buffer_wh = e_min + NIGHT_BUFFER_SHARE * max(0.0, reserve_wh - e_min)
+    floor = np.full(len(pv_w), e_min)
+    taken = 0.0
+    for k in range(len(pv_w)):
+        short = float(load_w[k] - pv_w[k])
+        if short <= 0:
+            taken = 0.0
+            continue
+        taken += short * float(hours[k]) / eta
+        floor[k] = max(min(buffer_wh, reserve_wh), reserve_wh - taken)
+    return floor
+
+
 def house_only_stored_wh(
     pv_w: np.ndarray,
     load_w: np.ndarray,
@@ -451,9 +491,13 @@ def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site:
 
     # Floors for the stored energy at the end of each step (module doc).
     house_only = house_only_stored_wh(pv, load, hours, e0, battery, inverter)
+    # With a grid, steps where mining may use PV but not the battery (module doc).
+    pv_only = np.zeros(n, bool)
     if site.grid_connected:
         reserve_now = 0.0
-        floor = np.full(n, floor_now)
+        floor = grid_floor_wh(pv, load, hours, eta, e_min, floor_now)
+        house_start = np.concatenate([[e0], house_only[:-1]])
+        pv_only = (pv > load) & (house_start < floor_now - 1e-6)
     else:
         reserve = house_reserve_wh(
             pv * request.pv_confidence, load * (1.0 + request.load_margin), hours, eta, capacity
@@ -501,7 +545,7 @@ def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site:
         upper[col + off] = width / len(members) * count
         cost[col + off] = -value_wh * slope * hours
     upper[col + ic] = np.minimum(battery.max_charge_w, pv)
-    upper[col + idis] = battery.max_discharge_w
+    upper[col + idis] = np.where(pv_only, 0.0, battery.max_discharge_w)
     grid = site.grid_connected
     export_cap = site.export_limit_w if site.export_limit_w is not None else math.inf
     upper[col + iex] = export_cap if grid else 0.0

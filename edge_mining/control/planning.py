@@ -19,7 +19,9 @@ Rules (documented for installers):
   PV gives beyond it goes to the battery (up to its charge limit): the next plan, made from
   the fuller battery, mines it later at low power, where a miner earns the most per Wh (the
   grid serves the house when the forecast was too bright). At or below the plan's house
-  reserve the battery comes first: the miners get only what it cannot take. The miners the
+  reserve off-grid the battery comes first: the miners get only what it cannot take. With a
+  grid, at or below the reserve the miners the plan commits get the surplus PV, never the
+  battery (the plan charges it later in the day). The miners the
   plan commits may start (without the start surplus) and keep running at their minimum on
   the battery, down to the reserve; the others may use only what exceeds the committed
   miners' maximum.
