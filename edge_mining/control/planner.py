@@ -37,9 +37,10 @@ oracle's rule):
   below it, down to ``NIGHT_BUFFER_SHARE`` of the way from the battery's floor to the reserve.
   The buffer is for the night's load above its forecast and for mining that runs a little
   longer than planned (whole miners at their minimum); both are bought back at the import
-  price before dawn. Measured on a year (Greensboro, grid-tied): 92.5 -> 93.6 % of the
-  oracle's net gain (perfect forecast 94.2 -> 96.0 %), the buffer at 0.1 / 0.2 / 0.3 / 0.4
-  giving 93.0 / 93.5 / 93.6 / 93.3 %.
+  price before dawn. Measured on a year (Greensboro, grid-tied, with the controller's side in
+  ``planning``): 92.5 -> 93.9 % of the oracle's net gain (perfect forecast 94.2 -> 96.3 %).
+  The buffer at 0.1 / 0.2 / 0.3 / 0.4 gave 93.0 / 93.5 / 93.6 / 93.3 % (the planner's side
+  alone), so it is not a knife edge.
 
 Miner power is continuous from 0 (running at the minimum power for part of a step), on the
 concave hull of each miner's curve through the origin; identical miners share one variable.
