@@ -97,6 +97,9 @@ PLAN_CURVE_INNER_POINTS = 2
 # With a grid, the lowest the night's floor goes: this share of the way from the battery's own
 # floor to the reserve (module doc).
 NIGHT_BUFFER_SHARE = 0.3
+# With a grid, solves that bar mining discharge where the plan starts a surplus step below the
+# reserve (``solve_plan``).
+PV_ONLY_PASSES = 3
 
 
 class PlanError(RuntimeError):
@@ -402,10 +405,10 @@ def house_only_stored_wh(
     return out
 
 
-def _run(lp: highspy.HighsLp) -> np.ndarray:
-    """Solve ``lp`` with a fresh HiGHS instance (0.1 ms to make): no basis or clock carried
-    from one plan to the next (HiGHS's time limit counts over an instance's whole life), so
-    the same inputs always give the same plan. Quiet and on one thread (``highs_threads``)."""
+def _solver(lp: highspy.HighsLp) -> highspy.Highs:
+    """A fresh HiGHS instance (0.1 ms to make) holding ``lp``: no basis or clock carried from
+    one plan to the next (HiGHS's time limit counts over an instance's whole life), so the
+    same inputs always give the same plan. Quiet; solved on one thread (``highs_threads``)."""
     solver = highspy.Highs()
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("time_limit", SOLVE_TIME_LIMIT_S)
@@ -413,6 +416,11 @@ def _run(lp: highspy.HighsLp) -> np.ndarray:
     solver.setOptionValue("presolve", "off")
     if solver.passModel(lp) != highspy.HighsStatus.kOk:
         raise PlanError("planner LP rejected by HiGHS")
+    return solver
+
+
+def _run(solver: highspy.Highs) -> np.ndarray:
+    """Solve (again, from the last basis after a bound changed) and return the columns."""
     run_on_one_thread(solver)
     status = solver.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
@@ -591,7 +599,23 @@ def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site:
     lp.a_matrix_.start_ = starts
     lp.a_matrix_.index_ = row_index
     lp.a_matrix_.value_ = values
-    x = _run(lp)
+    solver = _solver(lp)
+    x = _run(solver)
+    if site.grid_connected:
+        # The battery the house alone would have only estimates where the plan's own starts
+        # below the reserve; where the plan bridged a miner from the battery below it, bar
+        # that and solve again (no convex program says "only from above the reserve").
+        for _ in range(PV_ONLY_PASSES):
+            stored_now = x[per * n :]
+            start_e = np.concatenate([[e0], stored_now[:-1]])
+            bridged = (pv > load) & ~pv_only & (start_e < floor_now - 1e-6) & (x[col + idis] > 1e-6)
+            if not bridged.any():
+                break
+            pv_only |= bridged
+            barred = (col + idis)[bridged].astype(np.int32)
+            solver.changeColsBounds(len(barred), barred, np.zeros(len(barred)),
+                                    np.zeros(len(barred)))  # fmt: skip
+            x = _run(solver)
 
     power = x[: per * n].reshape(n, per)
     stored = x[per * n :]
