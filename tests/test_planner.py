@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_mining.analysis.catalogue import miner_configs
+from edge_mining.control import planner
 from edge_mining.control.planner import (
     BatterySpec,
     PlanError,
@@ -171,14 +172,14 @@ def test_with_a_grid_pv_is_mined_below_the_reserve_but_the_battery_is_not() -> N
     reserve does mining take more than the surplus (the battery still serves the house)."""
     dawn = EVENING - 12 * 3600.0  # 06:00 UTC
     steps = plan_steps(dawn, 24)
-    pv = [np.mean([sun_w(a + (b - a) * f, 14.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
+    pv = [np.mean([sun_w(a + (b - a) * f, 18.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
           for a, b in steps]  # fmt: skip
     load = [400.0] * len(steps)
     plan = solve_plan(PlanRequest(dawn, 10.0, pv, load, fleet("S19j Pro"), 30.0), steps, GRID_SITE)
     start_soc = [10.0] + [s.soc_end_pct for s in plan.steps[:-1]]
     below = [s for s, soc in zip(plan.steps, start_soc, strict=True) if soc < 30.0 - 1e-6]
     mined_below_wh = sum(s.mining_w * (s.end - s.start) / 3600.0 for s in below)
-    assert mined_below_wh > 2500.0  # 07:00-11:00; keeping the battery first: 1.1 kWh
+    assert mined_below_wh > 4000.0  # keeping the battery first: 0.8 kWh
     for s in below:
         assert s.mining_w <= max(0.0, s.pv_w - s.load_w) + 1e-3, s
     # The battery is charged by the evening: the night starts at the reserve or above.
@@ -199,6 +200,35 @@ def test_with_a_grid_mining_takes_the_battery_to_the_reserve_and_the_house_goes_
     assert 2500.0 < from_battery_wh <= (95.0 - 30.0) / 100.0 * 10000.0
     lowest = night_min_soc(plan)
     assert 12.5 - 1e-3 <= lowest < 30.0
+
+
+def test_with_a_grid_the_plan_counts_on_part_of_the_forecast_beyond_the_next_hour(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Grid-tied, dawn, the battery at 10 %: beyond the first hour the plan counts on 85 % of
+    the forecast, so it mines less of the morning on the afternoon's promise and enters the
+    night at least as full as a plan that trusts the forecast whole."""
+    dawn = EVENING - 12 * 3600.0
+    steps = plan_steps(dawn, 24)
+    pv = [np.mean([sun_w(a + (b - a) * f, 14.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
+          for a, b in steps]  # fmt: skip
+    day = PlanRequest(dawn, 10.0, pv, [400.0] * len(steps), fleet("S19j Pro"), 30.0)
+    hedged = solve_plan(day, steps, GRID_SITE)
+    for k, s in enumerate(hedged.steps):
+        share = 1.0 if s.start < dawn + 3600.0 else planner.GRID_PV_SHARE
+        assert s.pv_w == pytest.approx(pv[k] * share)
+    monkeypatch.setattr(planner, "GRID_PV_SHARE", 1.0)
+    trusting = solve_plan(day, steps, GRID_SITE)
+    noon = dawn + 6 * 3600.0
+
+    def morning_wh(plan) -> float:
+        return sum(s.mining_w * (s.end - s.start) / 3600.0 for s in plan.steps if s.end <= noon)
+
+    def dusk_soc(plan) -> float:
+        return next(s.soc_end_pct for s in plan.steps if s.end >= dawn + 12 * 3600.0)
+
+    assert morning_wh(hedged) < morning_wh(trusting) - 1000.0
+    assert dusk_soc(hedged) >= dusk_soc(trusting) - 1e-6
 
 
 @pytest.mark.parametrize(

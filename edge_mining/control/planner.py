@@ -41,6 +41,14 @@ oracle's rule):
   ``planning``): 92.5 -> 93.9 % of the oracle's net gain (perfect forecast 94.2 -> 96.3 %).
   The buffer at 0.1 / 0.2 / 0.3 / 0.4 gave 93.0 / 93.5 / 93.6 / 93.3 % (the planner's side
   alone), so it is not a knife edge.
+- Beyond the next hour (the first hour follows today's measured PV, see ``planning``), a
+  plan with a grid counts on ``GRID_PV_SHARE`` of the PV forecast, and its steps show that
+  PV. The morning's surplus is mined on the promise that the afternoon charges the battery:
+  a day darker than forecast leaves it low for the night, bought back at the import price,
+  while a brighter one only fills a battery the plan would have filled anyway. Measured on
+  the year: 93.87 -> 94.27 % with the default forecast noise (seeds 2 and 3: +0.5 points,
+  Miami: +0.6), 96.27 -> 96.17 % with a perfect forecast; 0.7 / 0.8 / 0.85 / 0.9 gave
+  93.4 / 94.1 / 94.3 / 94.2 %.
 
 Miner power is continuous from 0 (running at the minimum power for part of a step), on the
 concave hull of each miner's curve through the origin; identical miners share one variable.
@@ -97,6 +105,8 @@ PLAN_CURVE_INNER_POINTS = 2
 # With a grid, the lowest the night's floor goes: this share of the way from the battery's own
 # floor to the reserve (module doc).
 NIGHT_BUFFER_SHARE = 0.3
+# With a grid, the share of the PV forecast a plan counts on beyond the next hour (module doc).
+GRID_PV_SHARE = 0.85
 # With a grid, solves that bar mining discharge where the plan starts a surplus step below the
 # reserve (``solve_plan``).
 PV_ONLY_PASSES = 3
@@ -485,6 +495,9 @@ def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site:
     load = np.clip(np.asarray(request.load_w, float), 0.0, None)
     if not (np.isfinite(pv).all() and np.isfinite(load).all()):
         raise PlanError("the forecast has gaps")
+    if site.grid_connected:
+        later = np.array([a - request.now >= 3600.0 for a, _ in steps])
+        pv = np.where(later, pv * GRID_PV_SHARE, pv)
     groups = _groups(request.miners)
     g_segments = [
         _segments(m[0].curve, m[0].min_power_w, m[0].max_power_w, m[0].power_target) for m in groups
