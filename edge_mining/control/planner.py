@@ -615,9 +615,10 @@ def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site:
     solver = _solver(lp)
     x = _run(solver)
     if site.grid_connected:
-        # The battery the house alone would have only estimates where the plan's own starts
-        # below the reserve; where the plan bridged a miner from the battery below it, bar
-        # that and solve again (no convex program says "only from above the reserve").
+        # Which surplus steps start below the reserve was judged from the battery alone; the
+        # plan's own SoC is lower. Where the plan still bridged a miner from the battery in a
+        # step it starts below the reserve, bar that and solve again from the last basis (no
+        # convex program says "from the battery only above the reserve").
         for _ in range(PV_ONLY_PASSES):
             stored_now = x[per * n :]
             start_e = np.concatenate([[e0], stored_now[:-1]])

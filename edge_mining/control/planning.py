@@ -21,10 +21,9 @@ Rules (documented for installers):
   grid serves the house when the forecast was too bright). At or below the plan's house
   reserve off-grid the battery comes first: the miners get only what it cannot take. With a
   grid, at or below the reserve the miners the plan commits get the surplus PV, never the
-  battery (the plan charges it later in the day). The miners the
-  plan commits may start (without the start surplus) and keep running at their minimum on
-  the battery, down to the reserve; the others may use only what exceeds the committed
-  miners' maximum.
+  battery (the plan charges it later in the day). The miners the plan commits may start
+  (without the start surplus) and keep running at their minimum on the battery, down to the
+  reserve; the others may use only what exceeds the committed miners' maximum.
 - Off-grid, while mining owes the battery energy (``battery_debt``: what it would hold
   without the miners), a nearly full battery is topped up before hidden surplus is probed for.
 """
