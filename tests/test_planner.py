@@ -34,6 +34,14 @@ BATTERY = BatterySpec(capacity_wh=15000.0)
 OFF_GRID = SiteSpec(
     BATTERY, grid_connected=False, inverter_max_w=8000.0, value_per_th_hour=HASHPRICE_PER_TH_HOUR
 )
+GRID_SITE = SiteSpec(
+    BatterySpec(capacity_wh=10000.0),
+    grid_connected=True,
+    inverter_max_w=8000.0,
+    export_price_per_kwh=0.04,
+    import_price_per_kwh=0.15,
+    value_per_th_hour=HASHPRICE_PER_TH_HOUR,
+)
 
 
 def fleet(*specs: str, running: tuple[str, ...] = ()) -> list[PlanMiner]:
@@ -52,6 +60,12 @@ def sun_w(t: float, day_kwh: float) -> float:
     return math.sin(math.pi * (hour - 6.0) / 12.0) * day_kwh * 1000.0 * math.pi / 24.0
 
 
+def day_pv_w(steps: tuple[tuple[float, float], ...], day_kwh: float) -> list[float]:
+    """Mean PV of each step on a clear-sky-like day holding ``day_kwh``."""
+    return [np.mean([sun_w(a + (b - a) * f, day_kwh) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
+            for a, b in steps]  # fmt: skip
+
+
 def request(
     steps: tuple[tuple[float, float], ...],
     *,
@@ -61,8 +75,7 @@ def request(
     load_w: float = 400.0,
     floor: float = 30.0,
 ) -> PlanRequest:
-    pv = [np.mean([sun_w(a + (b - a) * f, tomorrow_kwh) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
-          for a, b in steps]  # fmt: skip
+    pv = day_pv_w(steps, tomorrow_kwh)
     return PlanRequest(EVENING, soc, pv, [load_w] * len(steps), miners, floor)
 
 
@@ -125,16 +138,7 @@ def test_with_a_grid_the_plan_mines_early_and_fills_the_battery_last() -> None:
     dawn = EVENING - 12 * 3600.0  # 06:00 UTC
     steps = plan_steps(dawn, 24)
     miners = fleet("S19j Pro")
-    pv = [np.mean([sun_w(a + (b - a) * f, 14.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
-          for a, b in steps]  # fmt: skip
-    on_grid = SiteSpec(
-        BatterySpec(capacity_wh=10000.0),
-        grid_connected=True,
-        inverter_max_w=8000.0,
-        export_price_per_kwh=0.04,
-        import_price_per_kwh=0.15,
-        value_per_th_hour=HASHPRICE_PER_TH_HOUR,
-    )
+    pv = day_pv_w(steps, 14.0)
     off_grid = SiteSpec(
         BatterySpec(capacity_wh=10000.0),
         grid_connected=False,
@@ -142,7 +146,7 @@ def test_with_a_grid_the_plan_mines_early_and_fills_the_battery_last() -> None:
         value_per_th_hour=HASHPRICE_PER_TH_HOUR,
     )
     day = PlanRequest(dawn, 40.0, pv, [400.0] * len(steps), miners, 30.0)
-    plans = {"grid": solve_plan(day, steps, on_grid), "off": solve_plan(day, steps, off_grid)}
+    plans = {"grid": solve_plan(day, steps, GRID_SITE), "off": solve_plan(day, steps, off_grid)}
     noon = EVENING - 6 * 3600.0
 
     def mined_before_noon_wh(plan) -> float:
@@ -155,16 +159,6 @@ def test_with_a_grid_the_plan_mines_early_and_fills_the_battery_last() -> None:
     assert full["grid"] is None or full["grid"] >= full["off"] + 3 * 3600.0, full
 
 
-GRID_SITE = SiteSpec(
-    BatterySpec(capacity_wh=10000.0),
-    grid_connected=True,
-    inverter_max_w=8000.0,
-    export_price_per_kwh=0.04,
-    import_price_per_kwh=0.15,
-    value_per_th_hour=HASHPRICE_PER_TH_HOUR,
-)
-
-
 def test_with_a_grid_pv_is_mined_below_the_reserve_but_the_battery_is_not() -> None:
     """Grid-tied, dawn, the battery at 10 % (reserve 30 %), a sunny day: the plan mines the
     morning's surplus while the battery is still below the reserve (the grid serves the
@@ -172,8 +166,7 @@ def test_with_a_grid_pv_is_mined_below_the_reserve_but_the_battery_is_not() -> N
     reserve does mining take more than the surplus (the battery still serves the house)."""
     dawn = EVENING - 12 * 3600.0  # 06:00 UTC
     steps = plan_steps(dawn, 24)
-    pv = [np.mean([sun_w(a + (b - a) * f, 18.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
-          for a, b in steps]  # fmt: skip
+    pv = day_pv_w(steps, 18.0)
     load = [400.0] * len(steps)
     plan = solve_plan(PlanRequest(dawn, 10.0, pv, load, fleet("S19j Pro"), 30.0), steps, GRID_SITE)
     start_soc = [10.0] + [s.soc_end_pct for s in plan.steps[:-1]]
@@ -210,8 +203,7 @@ def test_with_a_grid_the_plan_counts_on_part_of_the_forecast_beyond_the_next_hou
     night at least as full as a plan that trusts the forecast whole."""
     dawn = EVENING - 12 * 3600.0
     steps = plan_steps(dawn, 24)
-    pv = [np.mean([sun_w(a + (b - a) * f, 14.0) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
-          for a, b in steps]  # fmt: skip
+    pv = day_pv_w(steps, 14.0)
     day = PlanRequest(dawn, 10.0, pv, [400.0] * len(steps), fleet("S19j Pro"), 30.0)
     hedged = solve_plan(day, steps, GRID_SITE)
     for k, s in enumerate(hedged.steps):
