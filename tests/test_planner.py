@@ -292,26 +292,40 @@ def test_a_forecast_with_gaps_or_no_battery_is_refused() -> None:
         solve_plan(broken, steps, no_battery)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
+# Any two days of forecast, any SoC and house load, a plan made at any hour.
+any_plan = given(
     days_kwh=st.lists(st.floats(0.0, 50.0), min_size=2, max_size=2),
     soc=st.floats(5.0, 100.0),
     load_w=st.floats(100.0, 1500.0),
     start_hour=st.integers(0, 23),
 )
-def test_no_grid_plan_mines_the_battery_in_a_step_it_starts_below_the_reserve(
-    days_kwh: list[float], soc: float, load_w: float, start_hour: int
-) -> None:
-    """With a grid, whatever the forecast and the SoC: a step the plan starts below the 30 %
-    reserve mines the surplus PV at most (the oracle's rule: mining draws on the battery only
-    while the SoC is at or above the reserve)."""
+plan_examples = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def two_days(
+    days_kwh: list[float], load_w: float, start_hour: int
+) -> tuple[float, tuple[tuple[float, float], ...], list[float], list[float]]:
+    """A plan's time, steps, PV (today's and tomorrow's energy as given) and house load."""
     now = EVENING - 18 * 3600.0 + start_hour * 3600.0
     steps = plan_steps(now, 36)
     pv = []
     for a, b in steps:
         kwh = days_kwh[0] if (a - now) < 86400.0 - (now % 86400.0) else days_kwh[1]
         pv.append(float(np.mean([sun_w(a + (b - a) * f, kwh) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])))
-    loads = [load_w] * len(steps)
+    return now, steps, pv, [load_w] * len(steps)
+
+
+@plan_examples
+@any_plan
+def test_no_grid_plan_mines_the_battery_in_a_step_it_starts_below_the_reserve(
+    days_kwh: list[float], soc: float, load_w: float, start_hour: int
+) -> None:
+    """With a grid, whatever the forecast and the SoC: a step the plan starts below the 30 %
+    reserve mines the surplus PV at most (the oracle's rule: mining draws on the battery only
+    while the SoC is at or above the reserve)."""
+    now, steps, pv, loads = two_days(days_kwh, load_w, start_hour)
     plan = solve_plan(PlanRequest(now, soc, pv, loads, fleet("S19j Pro"), 30.0), steps, GRID_SITE)
     start_soc = [soc] + [s.soc_end_pct for s in plan.steps[:-1]]
     for s, before in zip(plan.steps, start_soc, strict=True):
@@ -319,25 +333,15 @@ def test_no_grid_plan_mines_the_battery_in_a_step_it_starts_below_the_reserve(
             assert s.mining_w <= max(0.0, s.pv_w - s.load_w) + 1.0, (before, s)
 
 
-@given(
-    days_kwh=st.lists(st.floats(0.0, 50.0), min_size=2, max_size=2),
-    soc=st.floats(5.0, 100.0),
-    load_w=st.floats(100.0, 1500.0),
-    start_hour=st.integers(0, 23),
-)
+@plan_examples
+@any_plan
 def test_no_plan_leaves_forecast_load_unserved(
     days_kwh: list[float], soc: float, load_w: float, start_hour: int
 ) -> None:
     """Whatever the forecast and the SoC: the plan serves the forecast load exactly as the
     house alone would (mining never adds unserved load), and it never mines the battery below
     the house reserve (or below where the house alone would have taken it)."""
-    now = EVENING - 18 * 3600.0 + start_hour * 3600.0
-    steps = plan_steps(now, 36)
-    pv = []
-    for a, b in steps:
-        kwh = days_kwh[0] if (a - now) < 86400.0 - (now % 86400.0) else days_kwh[1]
-        pv.append(float(np.mean([sun_w(a + (b - a) * f, kwh) for f in (0.1, 0.3, 0.5, 0.7, 0.9)])))
-    loads = [load_w] * len(steps)
+    now, steps, pv, loads = two_days(days_kwh, load_w, start_hour)
     miners = fleet("S19j Pro", "S9:2")
     plan = solve_plan(PlanRequest(now, soc, pv, loads, miners, 30.0), steps, OFF_GRID)
     hours = np.array([(b - a) / 3600.0 for a, b in steps])
