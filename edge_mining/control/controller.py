@@ -357,8 +357,9 @@ class Controller:
             # What the balance leaves once the battery charges at its limit.
             charge_limit_w = self._planning.config.battery_max_charge_w if self._planning else 0.0
             beyond_charge_w = measured - charge_limit_w - margin
+            planned_mining_w = sum(view.committed.values())
             if (
-                estimate.kind is SiteKind.GRID_TIED
+                grid_tied
                 and not estimate.hidden
                 and (battery.soc_pct or 0.0) < control.full_soc_pct
                 and view.committed
@@ -366,7 +367,6 @@ class Controller:
                 # With a grid, what PV gives beyond the plan's mining goes to the battery
                 # (up to its charge limit) until it is nearly full: the next plan mines it
                 # later at low power, where a miner earns the most per Wh.
-                planned_mining_w = sum(view.committed.values())
                 available = min(available, max(planned_mining_w, beyond_charge_w))
             if battery.at_floor and grid_tied:
                 # At or below the reserve with a grid, mining gets PV, never the battery:
@@ -374,7 +374,6 @@ class Controller:
                 # little above this minute's PV), the battery takes the rest and the plan
                 # charges it later in the day, or the grid serves the house. A miner drawing
                 # on the battery here is cut at once (floor breached).
-                planned_mining_w = sum(view.committed.values())
                 available = min(max(available, planned_mining_w), max(0.0, measured - margin))
             elif battery.at_floor:
                 # At or below the house reserve the battery comes first: mining gets only

@@ -452,19 +452,15 @@ def _run(solver: highspy.Highs) -> np.ndarray:
     return np.asarray(solver.getSolution().col_value, float)
 
 
-@functools.lru_cache(maxsize=8)
-def _matrix(
-    n: int, n_seg: int, hours_key: tuple[float, ...], eta: float
+def _entries(
+    n: int, n_seg: int, hours: np.ndarray, eta: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The constraint matrix in column-wise form (starts, row indices, values), the same for
-    every plan with the same steps and miners (cached). Columns per step: ``n_seg`` miner
-    segments, charge, discharge, export, import, unserved; then the stored energy at the end
-    of each step. Rows: [0, n) balance, [n, 2n) the inverter's AC output, [2n, 3n) stored
-    energy."""
-    hours = np.array(hours_key)
+    """One scenario's constraint matrix as (row, column, value) entries. Columns per step:
+    ``n_seg`` miner segments, charge, discharge, export, import, unserved; then the stored
+    energy at the end of each step. Rows: [0, n) balance, [n, 2n) the inverter's AC output,
+    [2n, 3n) stored energy."""
     per = n_seg + 5
     ic, idis, iex, iim, iun = n_seg, n_seg + 1, n_seg + 2, n_seg + 3, n_seg + 4
-    nv = per * n + n
     col = np.arange(n) * per
     e_col = per * n + np.arange(n)
     balance_row, ac_row, energy_row = np.arange(n), n + np.arange(n), 2 * n + np.arange(n)
@@ -487,13 +483,8 @@ def _matrix(
         add(ac_row, col + index, -1.0)
     add(energy_row, e_col, 1.0)
     add(energy_row[1:], e_col[:-1], -1.0)
-    row_of = np.concatenate([e[0] for e in entries])
-    col_of = np.concatenate([e[1] for e in entries])
-    val_of = np.concatenate([e[2] for e in entries])
-    order = np.lexsort((row_of, col_of))
-    starts = np.zeros(nv + 1, dtype=np.int32)
-    np.cumsum(np.bincount(col_of, minlength=nv), out=starts[1:])
-    return starts, row_of[order].astype(np.int32), val_of[order]
+    rows, cols, values = zip(*entries, strict=True)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(values)
 
 
 def solve_plan(request: PlanRequest, steps: Sequence[tuple[float, float]], site: SiteSpec) -> Plan:
@@ -761,30 +752,29 @@ class _Block:
 def _scenario_matrix(
     n: int, n_seg: int, hours_key: tuple[float, ...], eta: float, k_count: int, linked: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``k_count`` copies of one scenario's matrix side by side (block diagonal), then rows
-    that give every scenario the first scenario's mining in the first ``linked`` steps: what
-    is done now cannot depend on how the day turns out."""
-    base_starts, base_rows, base_values = _matrix(n, n_seg, hours_key, eta)
-    if k_count == 1:
-        return base_starts, base_rows, base_values
+    """The program's constraint matrix in column-wise form (starts, row indices, values), the
+    same for every plan with the same steps, miners and scenarios (cached): ``k_count``
+    copies of one scenario's (block diagonal), then rows that give every scenario the first
+    scenario's mining in the first ``linked`` steps: what is done now cannot depend on how the
+    day turns out."""
+    rows, cols, vals = _entries(n, n_seg, np.array(hours_key), eta)
     per = n_seg + 5
     nv = per * n + n
-    base_cols = np.repeat(np.arange(nv), np.diff(base_starts))
-    rows = [base_rows + k * 3 * n for k in range(k_count)]
-    cols = [base_cols + k * nv for k in range(k_count)]
-    vals = [base_values for _ in range(k_count)]
+    row_parts = [rows + k * 3 * n for k in range(k_count)]
+    col_parts = [cols + k * nv for k in range(k_count)]
+    val_parts = [vals] * k_count
     link = 3 * n * k_count
     for k in range(1, k_count):
         for step in range(linked):
             for off in range(n_seg):
                 c = step * per + off
-                rows.append(np.array([link, link]))
-                cols.append(np.array([c, c + k * nv]))
-                vals.append(np.array([1.0, -1.0]))
+                row_parts.append(np.array([link, link]))
+                col_parts.append(np.array([c, c + k * nv]))
+                val_parts.append(np.array([1.0, -1.0]))
                 link += 1
-    row_of = np.concatenate(rows)
-    col_of = np.concatenate(cols)
-    val_of = np.concatenate(vals)
+    row_of = np.concatenate(row_parts)
+    col_of = np.concatenate(col_parts)
+    val_of = np.concatenate(val_parts)
     order = np.lexsort((row_of, col_of))
     starts = np.zeros(nv * k_count + 1, dtype=np.int32)
     np.cumsum(np.bincount(col_of, minlength=nv * k_count), out=starts[1:])
